@@ -1,0 +1,310 @@
+"""The consistency check: every cross-reference in a model, reported all at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from semantic.errors import ModelError, did_you_mean
+from semantic.join_paths import join_paths
+from semantic.model import ColumnKind, LogicalColumn, LogicalTable, Model
+from semantic.spec import TableKind
+
+
+def check(model: Model) -> list[ModelError]:
+    """Every problem in `model`, in no particular order (the caller sorts).
+
+    >>> from semantic import load_model
+    >>> check(load_model("models/demo"))
+    []
+    """
+    return [
+        *_duplicates(model),
+        *_physical(model),
+        *_join_ambiguities(model),
+        *_logical(model),
+        *_hierarchies(model),
+        *_presentation(model),
+    ]
+
+
+def _duplicated(items: Iterable, key, what: str) -> Iterator[ModelError]:
+    seen: dict = {}
+    for item in items:
+        k = key(item)
+        if k in seen:
+            yield ModelError(item.span, f"duplicate {what} '{k}' (first declared at {seen[k]})")
+        else:
+            seen[k] = item.span
+
+
+def _duplicates(model: Model) -> Iterator[ModelError]:
+    yield from _duplicated(model.databases, lambda d: d.name, "database")
+    yield from _duplicated(model.tables, lambda t: t.name, "physical table")
+    yield from _duplicated(model.logical_tables, lambda t: t.name, "logical table")
+    for table in model.logical_tables:
+        yield from _duplicated(table.columns, lambda c: c.name, f"column of '{table.name}'")
+    yield from _duplicated(model.subject_areas, lambda a: a.name, "subject area")
+    for area in model.subject_areas:
+        yield from _duplicated(area.folders, lambda f: f.name, f"folder of '{area.name}'")
+        for folder in area.folders:
+            yield from _duplicated(
+                folder.columns, lambda c: c.name, f"column of folder '{folder.name}'"
+            )
+
+
+# ---------------------------------------------------------------- physical
+
+
+def _physical(model: Model) -> Iterator[ModelError]:
+    databases = [d.name for d in model.databases]
+    for table in model.tables:
+        if table.database not in databases:
+            continue
+        for name, sql_type in table.columns:
+            try:
+                exp.DataType.build(sql_type)
+            except (ParseError, ValueError):
+                yield ModelError(table.span, f"column '{table.name}.{name}' has unknown type '{sql_type}'")
+        for key in table.primary_key:
+            if key not in table.column_names():
+                yield ModelError(
+                    table.span,
+                    f"primary key column '{key}' is not a column of '{table.name}'",
+                    did_you_mean(key, table.column_names()),
+                )
+    tables = {t.name: t for t in model.tables}
+    for join in model.joins:
+        if len(join.many_columns) != len(join.one_columns):
+            yield ModelError(join.span, "a join needs as many 'from' columns as 'to' columns")
+        for side, columns in ((join.many, join.many_columns), (join.one, join.one_columns)):
+            if side not in tables:
+                yield ModelError(
+                    join.span, f"join refers to unknown table '{side}'", did_you_mean(side, tables)
+                )
+                continue
+            for column in columns:
+                if column not in tables[side].column_names():
+                    yield ModelError(
+                        join.span,
+                        f"join refers to unknown column '{column}' of table '{side}'",
+                        did_you_mean(column, tables[side].column_names()),
+                    )
+        if join.many in tables and join.one in tables:
+            if tables[join.many].database != tables[join.one].database:
+                yield ModelError(join.span, "a join cannot cross databases")
+
+
+def _join_ambiguities(model: Model) -> Iterator[ModelError]:
+    reported = set()
+    for table in model.logical_tables:
+        for source in table.sources:
+            for amb in join_paths(source.base, model.joins)[1]:
+                key = (source.base, amb.table)
+                if key in reported:
+                    continue
+                reported.add(key)
+                yield ModelError(
+                    amb.second[-1].join.span,
+                    f"join cycle: table '{amb.table}' is reached from '{source.base}' by two "
+                    f"routes ({_route(source.base, amb.first)} and {_route(source.base, amb.second)})",
+                    f"declare an alias of '{amb.table}' (alias_of) for one of the roles",
+                )
+
+
+def _route(base: str, steps) -> str:
+    return " -> ".join([base, *(s.table for s in steps)])
+
+
+# ---------------------------------------------------------------- business
+
+
+def _logical(model: Model) -> Iterator[ModelError]:
+    tables = {t.name: t for t in model.tables}
+    for table in model.logical_tables:
+        yield from _sources(model, table, tables)
+        for column in table.columns:
+            yield from _column_kind(table, column)
+            if column.expr is not None:
+                yield from _physical_refs(model, table, column, tables)
+            if column.formula is not None:
+                yield from _formula_refs(model, table, column)
+        if table.kind is TableKind.fact and not table.sources and any(
+            c.kind is ColumnKind.measure for c in table.columns
+        ):
+            yield ModelError(table.span, f"fact '{table.name}' has measures but no source table")
+    yield from _derived_cycles(model)
+
+
+def _sources(model: Model, table: LogicalTable, tables: dict) -> Iterator[ModelError]:
+    for source in table.sources:
+        for name in source.tables:
+            if name not in tables:
+                yield ModelError(
+                    source.span,
+                    f"source '{source.name}' of '{table.name}' uses unknown table '{name}'",
+                    did_you_mean(name, tables),
+                )
+            elif name not in model.join_paths(source.base):
+                yield ModelError(
+                    source.span,
+                    f"table '{name}' in source '{source.name}' of '{table.name}' is unreachable: "
+                    f"no many-to-one join path leads to it from the base table '{source.base}'",
+                    "declare the join in the physical layer, or list the fact's own table first",
+                )
+
+
+def _column_kind(table: LogicalTable, column: LogicalColumn) -> Iterator[ModelError]:
+    if table.kind is TableKind.dimension and column.kind is not ColumnKind.attribute:
+        yield ModelError(
+            column.span,
+            f"'{table.name}' is a dimension, so '{column.name}' cannot be a measure",
+            "move it to a fact table, or remove its 'aggregation'/'formula'",
+        )
+    if table.kind is TableKind.fact and column.kind is ColumnKind.attribute:
+        yield ModelError(
+            column.span,
+            f"'{column.name}' of fact '{table.name}' has no aggregation",
+            "give it an aggregation (sum, count, count_distinct, avg, min, max), or move it "
+            "to a dimension over the same physical table",
+        )
+    for tree in (column.expr, column.formula):
+        if tree is not None and tree.find(exp.AggFunc, exp.Window, exp.Subquery, exp.Select):
+            yield ModelError(
+                column.span,
+                f"'{column.name}' must not contain aggregate functions, windows or subqueries",
+                "the aggregation rule applies the aggregate; use a derived 'formula' for ratios",
+            )
+
+
+def _physical_refs(
+    model: Model, table: LogicalTable, column: LogicalColumn, tables: dict
+) -> Iterator[ModelError]:
+    base = table.sources[0].base if table.sources else None
+    reachable = model.join_paths(base) if base in tables else {}
+    for ref in column.expr.find_all(exp.Column):
+        if not ref.table:
+            yield ModelError(
+                column.span,
+                f"'{column.name}' refers to '{ref.name}' without its table",
+                f"write it as table.{ref.name}",
+            )
+        elif ref.table not in tables:
+            yield ModelError(
+                column.span,
+                f"'{column.name}' of '{table.name}' refers to unknown table '{ref.table}'",
+                did_you_mean(ref.table, tables),
+            )
+        elif ref.name not in tables[ref.table].column_names():
+            yield ModelError(
+                column.span,
+                f"'{column.name}' of '{table.name}' refers to unknown column '{ref.name}' "
+                f"of table '{ref.table}'",
+                did_you_mean(ref.name, tables[ref.table].column_names()),
+            )
+        elif base is not None and ref.table not in reachable:
+            yield ModelError(
+                column.span,
+                f"'{column.name}' of '{table.name}' uses table '{ref.table}', which is unreachable "
+                f"from the source's base table '{base}'",
+            )
+
+
+def _formula_refs(model: Model, table: LogicalTable, column: LogicalColumn) -> Iterator[ModelError]:
+    for ref in column.formula.find_all(exp.Column):
+        owner = ref.table or table.name
+        try:
+            target = model.logical_column(owner, ref.name)
+        except KeyError:
+            names = [c.name for c in model.logical_table(owner).columns] if _has(model, owner) else []
+            yield ModelError(
+                column.span,
+                f"derived column '{column.name}' refers to unknown column '{ref.name}' of '{owner}'",
+                did_you_mean(ref.name, names),
+            )
+            continue
+        if target.kind is ColumnKind.attribute:
+            yield ModelError(
+                column.span,
+                f"derived column '{column.name}' uses attribute '{owner}.{ref.name}'; "
+                "a formula combines measures",
+            )
+
+
+def _has(model: Model, logical_table: str) -> bool:
+    try:
+        model.logical_table(logical_table)
+    except KeyError:
+        return False
+    return True
+
+
+def _derived_cycles(model: Model) -> Iterator[ModelError]:
+    def refs(column: LogicalColumn) -> list[tuple[str, str]]:
+        if column.formula is None:
+            return []
+        return [(r.table or column.table, r.name) for r in column.formula.find_all(exp.Column)]
+
+    derived = {c.ref: c for t in model.logical_tables for c in t.columns if c.formula is not None}
+    for start, column in derived.items():
+        stack, seen = list(refs(column)), set()
+        while stack:
+            ref = stack.pop()
+            if ref == start:
+                yield ModelError(column.span, f"derived column '{column.name}' refers to itself")
+                break
+            if ref in derived and ref not in seen:
+                seen.add(ref)
+                stack.extend(refs(derived[ref]))
+
+
+def _hierarchies(model: Model) -> Iterator[ModelError]:
+    for hierarchy in model.hierarchies:
+        if not _has(model, hierarchy.table):
+            yield ModelError(
+                hierarchy.span,
+                f"hierarchy '{hierarchy.name}' refers to unknown logical table '{hierarchy.table}'",
+                did_you_mean(hierarchy.table, [t.name for t in model.logical_tables]),
+            )
+            continue
+        names = [c.name for c in model.logical_table(hierarchy.table).columns]
+        for level in hierarchy.levels:
+            if level.key not in names:
+                yield ModelError(
+                    level.span,
+                    f"level '{level.name}' of hierarchy '{hierarchy.name}' refers to unknown "
+                    f"column '{level.key}' of '{hierarchy.table}'",
+                    did_you_mean(level.key, names),
+                )
+
+
+# ---------------------------------------------------------------- presentation
+
+
+def _presentation(model: Model) -> Iterator[ModelError]:
+    logical = {t.name: t for t in model.logical_tables}
+    for area in model.subject_areas:
+        for fact in area.implicit_facts:
+            if fact not in logical or logical[fact].kind is not TableKind.fact:
+                yield ModelError(
+                    area.span,
+                    f"implicit fact '{fact}' of subject area '{area.name}' is not a fact table",
+                    did_you_mean(fact, [t for t in logical if logical[t].kind is TableKind.fact]),
+                )
+        for column in area.columns():
+            if column.table not in logical:
+                yield ModelError(
+                    column.span,
+                    f"presentation column '{column.folder}.{column.name}' maps to unknown logical "
+                    f"table '{column.table}'",
+                    did_you_mean(column.table, logical),
+                )
+            elif column.column not in (names := [c.name for c in logical[column.table].columns]):
+                yield ModelError(
+                    column.span,
+                    f"presentation column '{column.folder}.{column.name}' maps to unknown column "
+                    f"'{column.column}' of '{column.table}'",
+                    did_you_mean(column.column, names),
+                )

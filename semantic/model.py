@@ -1,0 +1,189 @@
+"""The resolved model: frozen dataclasses for the physical, business and presentation layers.
+
+Look-ups by name are methods; they raise KeyError, and the engine turns a miss into a
+user-facing error with a suggestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from sqlglot import exp
+
+from semantic.errors import SourceSpan
+from semantic.spec import Aggregation, Cardinality, TableKind
+
+
+class ColumnKind(str, Enum):
+    attribute = "attribute"
+    measure = "measure"
+    derived = "derived"
+
+
+# ---------------------------------------------------------------- physical
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str
+    dialect: str
+    connection: tuple[tuple[str, str], ...]
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class PhysicalTable:
+    name: str                           # the handle the model uses, and the SQL alias
+    database: str
+    table: str                          # the name in the database
+    schema: str | None
+    columns: tuple[tuple[str, str], ...]  # (name, SQL type)
+    primary_key: tuple[str, ...]
+    span: SourceSpan
+
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+
+@dataclass(frozen=True)
+class Join:
+    many: str                           # table on the many side (both sides for one-to-one)
+    many_columns: tuple[str, ...]
+    one: str
+    one_columns: tuple[str, ...]
+    cardinality: Cardinality
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class JoinStep:
+    """Reach `table` from a table already in the query through `join`."""
+
+    table: str
+    join: Join
+
+
+# ---------------------------------------------------------------- business
+
+
+@dataclass(frozen=True)
+class LogicalColumn:
+    table: str
+    name: str
+    kind: ColumnKind
+    expr: exp.Expression | None = field(compare=False)         # physical, for attributes/measures
+    aggregation: Aggregation | None
+    formula: exp.Expression | None = field(compare=False)      # logical, for derived measures
+    description: str | None
+    span: SourceSpan
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        return (self.table, self.name)
+
+
+@dataclass(frozen=True)
+class LogicalSource:
+    name: str
+    tables: tuple[str, ...]
+    span: SourceSpan
+
+    @property
+    def base(self) -> str:
+        return self.tables[0]
+
+
+@dataclass(frozen=True)
+class LogicalTable:
+    name: str
+    kind: TableKind
+    columns: tuple[LogicalColumn, ...]
+    sources: tuple[LogicalSource, ...]
+    description: str | None
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    key: str
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    name: str
+    table: str
+    levels: tuple[Level, ...]
+    span: SourceSpan
+
+
+# ---------------------------------------------------------------- presentation
+
+
+@dataclass(frozen=True)
+class PresentationColumn:
+    folder: str
+    name: str
+    table: str                          # logical table
+    column: str                         # logical column
+    description: str | None
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Folder:
+    name: str
+    columns: tuple[PresentationColumn, ...]
+    description: str | None
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class SubjectArea:
+    name: str
+    folders: tuple[Folder, ...]
+    implicit_facts: tuple[str, ...]
+    description: str | None
+    span: SourceSpan
+
+    def columns(self) -> tuple[PresentationColumn, ...]:
+        return tuple(c for f in self.folders for c in f.columns)
+
+
+# ---------------------------------------------------------------- the whole
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    path: str
+    hash: str                           # sha256 over the model's files, names and contents
+    databases: tuple[Database, ...]
+    tables: tuple[PhysicalTable, ...]
+    joins: tuple[Join, ...]
+    logical_tables: tuple[LogicalTable, ...]
+    hierarchies: tuple[Hierarchy, ...]
+    subject_areas: tuple[SubjectArea, ...]
+    # Derived indexes, built once at load time so that compiling a request stays cheap.
+    _index: Mapping[str, Mapping] = field(default_factory=dict, repr=False)
+
+    def table(self, name: str) -> PhysicalTable:
+        return self._index["tables"][name]
+
+    def database(self, name: str) -> Database:
+        return self._index["databases"][name]
+
+    def logical_table(self, name: str) -> LogicalTable:
+        return self._index["logical_tables"][name]
+
+    def logical_column(self, table: str, name: str) -> LogicalColumn:
+        return self._index["logical_columns"][(table, name)]
+
+    def subject_area(self, name: str) -> SubjectArea:
+        return self._index["subject_areas"][name]
+
+    def join_paths(self, base: str) -> Mapping[str, tuple[JoinStep, ...]]:
+        """For each table reachable from `base` without fan-out, the joins that reach it."""
+        return self._index["join_paths"][base]

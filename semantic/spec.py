@@ -1,0 +1,143 @@
+"""What a modeler writes: the YAML file shape, as Pydantic models.
+
+These validate the shape of a file (keys, types, enumerations) and are the single source
+for its JSON Schema. Cross-references (a column naming a table) are checked later, on the
+resolved model, by `semantic.check`.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
+
+
+class Dialect(str, Enum):
+    duckdb = "duckdb"
+    postgres = "postgres"
+    spark = "spark"
+
+
+class Cardinality(str, Enum):
+    many_to_one = "many-to-one"
+    one_to_many = "one-to-many"
+    one_to_one = "one-to-one"
+
+
+class Aggregation(str, Enum):
+    sum = "sum"
+    count = "count"
+    count_distinct = "count_distinct"
+    avg = "avg"
+    min = "min"
+    max = "max"
+
+
+class TableKind(str, Enum):
+    dimension = "dimension"
+    fact = "fact"
+
+
+class TableSpec(_Spec):
+    name: str
+    table: str | None = Field(None, description="Name in the database, if it differs from name")
+    schema_: str | None = Field(None, alias="schema")
+    alias_of: str | None = Field(None, description="Another table of this database, in a second role")
+    primary_key: Names = ()
+    columns: dict[str, str] = Field(default_factory=dict, description="column name: SQL type")
+    description: str | None = None
+
+
+class JoinSpec(_Spec):
+    from_: Names = Field(alias="from", description="table.column on the many side, or a list")
+    to: Names = Field(description="table.column on the one side, or a list")
+    cardinality: Cardinality = Cardinality.many_to_one
+
+
+class DatabaseSpec(_Spec):
+    name: str
+    dialect: Dialect = Dialect.duckdb
+    connection: dict[str, str] = Field(
+        default_factory=dict,
+        description="Settings; ${VAR} and ${VAR:-default} read the environment. No passwords here.",
+    )
+    tables: tuple[TableSpec, ...] = ()
+    joins: tuple[JoinSpec, ...] = ()
+
+
+class LogicalColumnSpec(_Spec):
+    name: str
+    expr: str | None = Field(None, description="Physical expression, e.g. invoice.billed_amount")
+    aggregation: Aggregation | None = Field(None, description="Makes the column a measure")
+    formula: str | None = Field(None, description="Derived measure over other logical columns")
+    description: str | None = None
+
+
+class SourceSpec(_Spec):
+    name: str | None = None
+    tables: Names = Field(description="Physical tables; the first is the base the others join to")
+
+
+class LogicalTableSpec(_Spec):
+    name: str
+    kind: TableKind
+    columns: tuple[LogicalColumnSpec, ...] = ()
+    sources: tuple[SourceSpec, ...] = ()
+    description: str | None = None
+
+
+class LevelSpec(_Spec):
+    name: str
+    key: str = Field(description="Logical column of the hierarchy's table that identifies a member")
+
+
+class HierarchySpec(_Spec):
+    name: str
+    table: str
+    levels: tuple[LevelSpec, ...]
+
+
+class PresentationColumnSpec(_Spec):
+    column: str = Field(description="Logical column as Table.Column")
+    name: str | None = Field(None, description="Display name; defaults to the logical column's")
+    description: str | None = None
+
+
+def _column_shorthand(value: object) -> object:
+    return {"column": value} if isinstance(value, str) else value
+
+
+class FolderSpec(_Spec):
+    name: str
+    description: str | None = None
+    columns: tuple[Annotated[PresentationColumnSpec, BeforeValidator(_column_shorthand)], ...] = ()
+
+
+class SubjectAreaSpec(_Spec):
+    name: str
+    description: str | None = None
+    implicit_facts: Names = Field(
+        (), description="Facts that answer a request without measures, tried in this order"
+    )
+    folders: tuple[FolderSpec, ...] = ()
+
+
+class ModelFileSpec(_Spec):
+    """One YAML file of a model; any file may hold any of the sections."""
+
+    databases: tuple[DatabaseSpec, ...] = ()
+    logical_tables: tuple[LogicalTableSpec, ...] = ()
+    hierarchies: tuple[HierarchySpec, ...] = ()
+    subject_areas: tuple[SubjectAreaSpec, ...] = ()
