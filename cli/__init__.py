@@ -1,0 +1,149 @@
+"""The `strata` command: a thin shell over the Python API; bad input never shows a traceback."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from semantic.errors import ModelErrors, StrataError
+
+app = typer.Typer(
+    help="Strata: a three-layer semantic BI engine with campaign export.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_MODEL = Path("models/demo")
+ModelOption = Annotated[Path, typer.Option("--model", "-m", help="Model folder.")]
+UserOption = Annotated[str | None, typer.Option("--user", "-u", help="Run as this user.")]
+
+
+def demo_path() -> Path:
+    """Where the demo warehouse lives: $STRATA_DATA (default data/) / demo.duckdb."""
+    return Path(os.environ.get("STRATA_DATA") or "data") / "demo.duckdb"
+
+
+def _user_errors(command):
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except StrataError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+    return run
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class Dialect(str, Enum):
+    duckdb = "duckdb"
+    postgres = "postgres"
+    spark = "spark"
+    trino = "trino"
+
+
+@app.command()
+@_user_errors
+def demo(
+    customers: Annotated[int, typer.Option(help="Number of customers.", min=1)] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
+) -> None:
+    """Build the demo warehouse (idempotent) and print where it is."""
+    from physical.demo import build_demo
+
+    built = build_demo(demo_path(), customers=customers, seed=seed)
+    state = f"built in {built.seconds:.1f} s" if built.rebuilt else "already up to date"
+    typer.echo(f"{built.path} ({built.customers:,} customers, seed {built.seed}): {state}")
+
+
+@app.command()
+def check(model_dir: Annotated[Path, typer.Argument(help="Model folder.")] = DEFAULT_MODEL) -> None:
+    """Check a model: exit 1 with file:line:col lines on errors, else a one-line summary."""
+    from semantic.load import load_model
+
+    try:
+        model = load_model(model_dir)
+    except ModelErrors as e:
+        for error in e.errors:
+            typer.echo(str(error))
+        typer.echo(f"{len(e.errors)} error(s) in {model_dir}", err=True)
+        raise typer.Exit(1) from None
+    columns = sum(len(a.columns()) for a in model.subject_areas)
+    typer.echo(
+        f"{model_dir}: ok — {len(model.tables)} physical tables, "
+        f"{len(model.logical_tables)} logical tables, {len(model.subject_areas)} subject areas, "
+        f"{columns} presentation columns (model {model.hash[:12]})"
+    )
+
+
+@app.command()
+@_user_errors
+def query(
+    sql: Annotated[str, typer.Argument(help="A Logical SQL request.")],
+    model: ModelOption = DEFAULT_MODEL,
+    user: UserOption = None,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Run a Logical SQL request and print the result."""
+    from engine import Engine
+
+    result = Engine.open(model).query(sql, user=user)
+    if format is Format.csv:
+        result.df.to_csv(sys.stdout, index=False)
+    elif format is Format.json:
+        typer.echo(result.df.to_json(orient="records", date_format="iso", force_ascii=False))
+    else:
+        typer.echo(result.df.to_string(index=False) if result.rows else "(no rows)")
+        typer.echo(f"{result.rows} row(s)", err=True)
+
+
+@app.command()
+@_user_errors
+def explain(
+    sql: Annotated[str, typer.Argument(help="A Logical SQL request.")],
+    model: ModelOption = DEFAULT_MODEL,
+    user: UserOption = None,
+    dialect: Annotated[Dialect | None, typer.Option(help="Target dialect.")] = None,
+) -> None:
+    """Print the physical SQL a request compiles to, without running it."""
+    from engine import Engine
+
+    typer.echo(Engine.open(model).explain(sql, dialect=dialect.value if dialect else None, user=user))
+
+
+@app.command()
+@_user_errors
+def serve(
+    model: ModelOption = DEFAULT_MODEL,
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
+) -> None:
+    """Start the Streamlit app; on the demo model, build the demo warehouse first if missing."""
+    from semantic.load import load_model
+
+    load_model(model)  # a broken model is reported here, not in the browser
+    if model.resolve() == DEFAULT_MODEL.resolve() and not demo_path().exists():
+        demo()
+    spec = importlib.util.find_spec("app")
+    if spec is None or spec.origin is None:
+        raise StrataError("app.py is not installed; reinstall with `pip install -e .`")
+    os.environ["STRATA_MODEL"] = str(model)
+    command = [sys.executable, "-m", "streamlit", "run", spec.origin, "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    os.execvp(command[0], command)
+
+
+def main() -> None:
+    app()

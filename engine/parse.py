@@ -1,0 +1,171 @@
+"""Parse a Logical SQL request into a LogicalRequest; refuse everything that is not one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from engine.errors import LogicalSQLError
+
+
+@dataclass(frozen=True)
+class SelectItem:
+    expr: exp.Expression
+    alias: str | None
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    expr: exp.Expression
+    desc: bool
+    nulls_first: bool | None
+
+
+@dataclass(frozen=True)
+class LogicalRequest:
+    text: str
+    subject_area: str
+    select: tuple[SelectItem, ...]
+    where: exp.Expression | None
+    order_by: tuple[OrderItem, ...]
+    limit: int | None
+    offset: int | None
+
+
+# The portable expression language of Logical SQL: anything else is refused by name.
+_ALLOWED = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg,
+    exp.Not, exp.And, exp.Or, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between,
+    exp.Like, exp.ILike, exp.Escape, exp.Case, exp.If, exp.Cast, exp.DataType, exp.DataTypeParam,
+    exp.Coalesce, exp.Nullif, exp.DPipe, exp.Concat, exp.Upper, exp.Lower, exp.Length,
+    exp.Substring, exp.Trim, exp.Round, exp.Abs, exp.Floor, exp.Ceil, exp.Extract, exp.Var,
+    exp.Year, exp.Month, exp.Day, exp.CurrentDate, exp.Greatest, exp.Least, exp.Tuple,
+)
+# DISTINCT is accepted and changes nothing: results are one row per attribute combination.
+_CLAUSES = {"expressions", "from_", "where", "order", "limit", "offset", "distinct"}
+_CLAUSE_NAMES = {"joins": "JOIN", "group": "GROUP BY", "with_": "WITH", "order": "ORDER BY"}
+
+
+def parse(text: str) -> LogicalRequest:
+    """Parse one Logical SQL SELECT.
+
+    >>> r = parse('SELECT "Customer"."Region" FROM "Retail" FETCH FIRST 5 ROWS ONLY')
+    >>> r.subject_area, r.limit, r.select[0].expr.sql()
+    ('Retail', 5, '"Customer"."Region"')
+    """
+    try:
+        statements = [s for s in sqlglot.parse(text) if s is not None]
+    except sqlglot.errors.ParseError as e:
+        first = e.errors[0] if e.errors else {}
+        # sqlglot's description ends with a token's repr; the highlighted text reads better.
+        what = str(first.get("description", e)).split(" but got ")[0]
+        near = f" near '{first['highlight']}'" if first.get("highlight") else ""
+        raise LogicalSQLError(
+            f"syntax error: {what}{near}", line=first.get("line"), col=first.get("col")
+        ) from None
+    except sqlglot.errors.TokenError as e:
+        raise LogicalSQLError(f"syntax error: {e}") from None
+    if len(statements) != 1:
+        raise LogicalSQLError(
+            f"one statement at a time, got {len(statements)}",
+            "send each request separately; ';' ends a request",
+        )
+    stmt = statements[0]
+    if not isinstance(stmt, exp.Select):
+        raise LogicalSQLError(
+            f"only SELECT requests are allowed in Logical SQL, not {stmt.key.upper()}",
+            "Logical SQL reads subject areas; it never changes data or the model",
+        )
+    return LogicalRequest(
+        text=text,
+        subject_area=_subject_area(stmt),
+        select=tuple(_select_item(e) for e in stmt.expressions),
+        where=_checked(stmt.args["where"].this) if stmt.args.get("where") else None,
+        order_by=_order_by(stmt),
+        limit=_count(stmt.args.get("limit")),
+        offset=_count(stmt.args.get("offset")),
+    )
+
+
+def _subject_area(stmt: exp.Select) -> str:
+    unsupported = sorted(k for k, v in stmt.args.items() if v and k not in _CLAUSES)
+    if unsupported:
+        clause = _CLAUSE_NAMES.get(unsupported[0], unsupported[0].upper())
+        hints = {
+            "JOIN": "a request reads one subject area; its columns are already joined",
+            "GROUP BY": "grouping is implicit: every attribute selected is a grouping column",
+            "HAVING": "put conditions on measures in WHERE",
+        }
+        raise LogicalSQLError(f"{clause} is not supported in Logical SQL", hints.get(clause))
+    source = stmt.args.get("from_")
+    table = source.this if source else None
+    if not isinstance(table, exp.Table) or not table.name:
+        raise LogicalSQLError(
+            "FROM must name one subject area", 'e.g. SELECT ... FROM "Campaigns"'
+        )
+    if table.args.get("db") or table.args.get("catalog"):
+        raise LogicalSQLError(
+            f"FROM {table.sql()} is not a subject area name",
+            "physical schemas and tables cannot be queried; name a subject area",
+        )
+    return table.name
+
+
+def _select_item(node: exp.Expression) -> SelectItem:
+    if isinstance(node, exp.Star) or node.find(exp.Star):
+        raise LogicalSQLError("SELECT * is not supported", "list the presentation columns you want")
+    if isinstance(node, exp.Alias):
+        return SelectItem(_checked(node.this), node.alias)
+    return SelectItem(_checked(node), None)
+
+
+def _order_by(stmt: exp.Select) -> tuple[OrderItem, ...]:
+    order = stmt.args.get("order")
+    if not order:
+        return ()
+    return tuple(
+        OrderItem(_checked(o.this), bool(o.args.get("desc")), o.args.get("nulls_first"))
+        for o in order.expressions
+    )
+
+
+def _count(node: exp.Expression | None) -> int | None:
+    if node is None:
+        return None
+    value = node.args.get("count") if isinstance(node, exp.Fetch) else node.expression
+    if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
+        raise LogicalSQLError(f"{node.key.upper()} needs a whole number, got {node.sql()}")
+    return int(value.this)
+
+
+def _checked(tree: exp.Expression) -> exp.Expression:
+    for node in tree.walk():
+        if isinstance(node, _ALLOWED):
+            if isinstance(node, exp.Column) and (node.args.get("db") or node.args.get("catalog")):
+                raise LogicalSQLError(
+                    f"{node.sql()} is not a presentation column",
+                    'write "Folder"."Column"; physical names are not allowed',
+                )
+            continue
+        raise _refusal(node)
+    return tree
+
+
+def _refusal(node: exp.Expression) -> LogicalSQLError:
+    if isinstance(node, exp.Anonymous) and node.name.upper() in {"EVALUATE", "EVALUATE_AGGR"}:
+        return LogicalSQLError(
+            f"{node.name.upper()} passes raw SQL to the database and is refused",
+            "use presentation columns and portable functions",
+        )
+    if isinstance(node, exp.AggFunc):
+        return LogicalSQLError(
+            f"aggregate function {node.sql()} is not allowed",
+            "measures aggregate themselves: select a measure such as \"Facts\".\"# Customers\"",
+        )
+    if isinstance(node, (exp.Select, exp.Subquery, exp.Exists)):
+        return LogicalSQLError("subqueries are not supported in Logical SQL")
+    name = node.name.upper() if isinstance(node, exp.Func) and node.name else node.key.upper()
+    return LogicalSQLError(f"{name} is not supported in Logical SQL")

@@ -1,0 +1,159 @@
+"""Plan a resolved request: one aggregate query per fact, each over a source that reaches
+every table the request needs without fan-out; the generator stitches them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from engine.errors import LogicalSQLError, quoted
+from engine.resolve import ResolvedRequest
+from semantic.model import ColumnKind, JoinStep, LogicalColumn, LogicalSource, Model
+from semantic.spec import TableKind
+
+
+@dataclass(frozen=True)
+class FactQuery:
+    """Aggregate `measures` over `source` at the request's grain (no measures: distinct rows)."""
+
+    table: str                          # the logical fact (or, dimension-only, the dimension)
+    source: LogicalSource
+    joins: tuple[JoinStep, ...]
+    measures: tuple[LogicalColumn, ...]
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    request: ResolvedRequest
+    facts: tuple[FactQuery, ...]
+    grain: tuple[int, ...]              # indexes of the attribute outputs
+    database: str
+
+
+def plan(request: ResolvedRequest, model: Model) -> QueryPlan:
+    """Choose the fact queries and join paths for `request`.
+
+    >>> from engine.parse import parse
+    >>> from engine.resolve import resolve
+    >>> from semantic import load_model
+    >>> m = load_model("models/demo")
+    >>> p = plan(resolve(parse('SELECT "Customer"."Distribution Area", "Facts"."Billed Amount", '
+    ...     '"Facts"."# Customers" FROM "Campaigns"'), m), m)
+    >>> [(f.table, f.source.base, [s.table for s in f.joins]) for f in p.facts]
+    [('Billing', 'invoice', ['customer', 'municipality', 'area']), ('Customer Facts', 'customer', ['municipality', 'area'])]
+    """
+    grain = tuple(i for i, o in enumerate(request.outputs) if not o.is_measure)
+    attributes = [request.outputs[i].expr for i in grain] + list(request.filters)
+    needed = _physical_tables(attributes, model)
+    measures = _base_measures(
+        [o.expr for o in request.outputs if o.is_measure] + list(request.measure_filters), model
+    )
+    if measures:
+        by_fact: dict[str, list[LogicalColumn]] = {}
+        for measure in measures:
+            by_fact.setdefault(measure.table, []).append(measure)
+        facts = tuple(
+            _fact_query(fact, group, needed, request, model) for fact, group in by_fact.items()
+        )
+    else:
+        facts = (_dimension_query(attributes, needed, request, model),)
+    databases = {model.table(f.source.base).database for f in facts}
+    if len(databases) > 1:
+        raise LogicalSQLError(
+            "the request combines facts from several databases: " + ", ".join(sorted(databases)),
+            "query each database's facts separately",
+        )
+    return QueryPlan(request, facts, grain, databases.pop())
+
+
+def _physical_tables(trees: Iterable[exp.Expression], model: Model) -> dict[str, tuple[str, str]]:
+    """Each physical table the attributes use, with one logical column that needs it."""
+    tables: dict[str, tuple[str, str]] = {}
+    for tree in trees:
+        for ref in tree.find_all(exp.Column):
+            column = model.logical_column(ref.table, ref.name)
+            for physical in column.expr.find_all(exp.Column):
+                tables.setdefault(physical.table, column.ref)
+    return tables
+
+
+def _base_measures(trees: Iterable[exp.Expression], model: Model) -> list[LogicalColumn]:
+    found: list[LogicalColumn] = []
+    stack = [ref for tree in trees for ref in tree.find_all(exp.Column)]
+    stack.reverse()
+    while stack:
+        ref = stack.pop()
+        column = model.logical_column(ref.table, ref.name)
+        if column.kind is ColumnKind.derived:
+            refs = [
+                exp.column(r.name, r.table or column.table) for r in column.formula.find_all(exp.Column)
+            ]
+            stack.extend(reversed(refs))
+        elif column not in found:
+            found.append(column)
+    return found
+
+
+def _reach(source: LogicalSource, tables: Iterable[str], model: Model):
+    """The joins from the source's base to every table, or the first table it cannot reach."""
+    paths = model.join_paths(source.base)
+    steps: dict[str, JoinStep] = {}
+    for table in tables:
+        if table not in paths:
+            return None, table
+        for step in paths[table]:
+            steps.setdefault(step.table, step)
+    return tuple(steps.values()), None
+
+
+def _measure_tables(measures: list[LogicalColumn]) -> list[str]:
+    return [t.table for m in measures for t in m.expr.find_all(exp.Column)]
+
+
+def _fact_query(
+    fact: str, measures: list[LogicalColumn], needed: dict, request: ResolvedRequest, model: Model
+) -> FactQuery:
+    missing = None
+    for source in model.logical_table(fact).sources:
+        joins, missing = _reach(source, [*_measure_tables(measures), *needed], model)
+        if joins is not None:
+            return FactQuery(fact, source, joins, tuple(measures))
+    names = request.names
+    measure = names.get(measures[0].ref, quoted(*measures[0].ref))
+    attribute = names.get(needed[missing], quoted(*needed[missing])) if missing in needed else None
+    raise LogicalSQLError(
+        f"{measure} cannot be combined with {attribute or missing}: "
+        f"no join path from the fact '{fact}' to table '{missing}'",
+        "remove one of them, or model a join that reaches it without multiplying rows",
+    )
+
+
+def _dimension_query(
+    attributes: list[exp.Expression], needed: dict, request: ResolvedRequest, model: Model
+) -> FactQuery:
+    logical = {ref.table for tree in attributes for ref in tree.find_all(exp.Column)}
+    # One dimension alone is read from its own source, as BI EE does; several dimensions
+    # are related through a fact, so that only combinations that exist come back.
+    candidates = []
+    if len(logical) == 1:
+        table = model.logical_table(next(iter(logical)))
+        candidates += [(table.name, s) for s in table.sources]
+    area = request.subject_area
+    facts = area.implicit_facts or tuple(
+        dict.fromkeys(
+            c.table for c in area.columns()
+            if model.logical_table(c.table).kind is TableKind.fact
+        )
+    )
+    candidates += [(f, s) for f in facts for s in model.logical_table(f).sources]
+    for table, source in candidates:
+        joins, _ = _reach(source, needed, model)
+        if joins is not None:
+            return FactQuery(table, source, joins, ())
+    shown = ", ".join(sorted(request.names.get(ref, quoted(*ref)) for ref in set(needed.values())))
+    raise LogicalSQLError(
+        f"these columns are not related through any fact of {quoted(area.name)}: {shown}",
+        "add a measure that relates them, or declare an implicit fact for the subject area",
+    )

@@ -1,0 +1,72 @@
+"""Backends run physical SQL and return Arrow tables; each dialect registers one."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+import duckdb
+import pyarrow as pa
+
+from physical.settings import expand
+from semantic.errors import StrataError
+from semantic.model import Database
+
+
+class Backend(Protocol):
+    dialect: ClassVar[str]
+
+    def run(self, sql: str) -> pa.Table: ...
+
+    def close(self) -> None: ...
+
+
+BACKENDS: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    BACKENDS[cls.dialect] = cls
+    return cls
+
+
+def connect(database: Database) -> Backend:
+    """Open the backend for a model's database.
+
+    >>> from semantic.errors import SourceSpan
+    >>> b = connect(Database("w", "duckdb", (("path", ":memory:"),), SourceSpan("p.yaml", 1, 1)))
+    >>> b.run("SELECT 1 AS x").to_pylist()
+    [{'x': 1}]
+    """
+    if database.dialect not in BACKENDS:
+        raise StrataError(
+            f"database '{database.name}' uses dialect '{database.dialect}', which has no backend "
+            f"here; available: {', '.join(sorted(BACKENDS))}"
+        )
+    settings = {key: expand(value) for key, value in database.connection}
+    return BACKENDS[database.dialect](database.name, settings)
+
+
+@register
+class DuckDBBackend:
+    dialect: ClassVar[str] = "duckdb"
+
+    def __init__(self, name: str, settings: dict[str, str]):
+        path = settings.get("path", ":memory:")
+        if path != ":memory:" and not Path(path).exists():
+            hint = " (run `strata demo` to build it)" if Path(path).name == "demo.duckdb" else ""
+            raise StrataError(f"database '{name}': file {path} does not exist{hint}")
+        read_only = settings.get("read_only", "true").lower() != "false" and path != ":memory:"
+        self._connection = duckdb.connect(path, read_only=read_only)
+        # One cursor per thread: a DuckDB connection must not be shared by concurrent threads
+        # (Streamlit serves each session on its own thread).
+        self._local = threading.local()
+
+    def run(self, sql: str) -> pa.Table:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self._connection.cursor()
+        return cursor.sql(sql).to_arrow_table()
+
+    def close(self) -> None:
+        self._connection.close()
