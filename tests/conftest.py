@@ -1,0 +1,72 @@
+"""Fixtures that start real components: DuckDB files built from SQL, the demo warehouse."""
+
+from __future__ import annotations
+
+import math
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "models" / "tiny"
+DEMO_CUSTOMERS = 3_000
+
+
+@pytest.fixture(scope="session")
+def tiny_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tiny") / "tiny.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute((TINY / "data.sql").read_text())
+    os.environ["TINY_DB"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_db) -> Engine:
+    engine = Engine.open(TINY)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    from physical.demo import build_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    os.environ["STRATA_DATA"] = str(folder)
+    return build_demo(folder / "demo.duckdb", customers=DEMO_CUSTOMERS, seed=7).path
+
+
+@pytest.fixture(scope="session")
+def demo(demo_db) -> Engine:
+    engine = Engine.open(ROOT / "models" / "demo")
+    yield engine
+    engine.close()
+
+
+def hand(db: Path, sql: str) -> pd.DataFrame:
+    """Run hand-written SQL on the same file the engine reads."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.sql(sql).df()
+
+
+def rows(df: pd.DataFrame, ordered: bool = False) -> list[tuple]:
+    """Rows as comparable tuples: numbers rounded, NULL/NaN as None, unordered rows sorted."""
+    def norm(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+            return None
+        if isinstance(v, (Decimal, float)):
+            return round(float(v), 6)
+        if hasattr(v, "item"):
+            return norm(v.item())
+        if isinstance(v, pd.Timestamp):
+            return v.date() if v == v.normalize() else v.to_pydatetime()
+        return v
+    out = [tuple(norm(v) for v in row) for row in df.itertuples(index=False, name=None)]
+    return out if ordered else sorted(out, key=lambda r: [(x is None, str(x)) for x in r])

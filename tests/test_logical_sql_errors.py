@@ -1,0 +1,76 @@
+"""Bad Logical SQL gets a clear error naming the offender and, where possible, a fix."""
+
+import pytest
+
+from engine import LogicalSQLError
+
+
+def _error(engine, sql: str) -> str:
+    with pytest.raises(LogicalSQLError) as caught:
+        engine.explain(sql)
+    return str(caught.value)
+
+
+def test_unknown_column_names_it_and_suggests_the_closest(tiny):
+    message = _error(tiny, 'SELECT "Customer"."Nmae" FROM "Tiny"')
+    assert '"Customer"."Nmae" not found' in message
+    assert 'did you mean "Customer"."Name"?' in message
+
+
+def test_unknown_subject_area_lists_the_ones_there_are(tiny):
+    message = _error(tiny, 'SELECT "Customer"."Name" FROM "Tinny"')
+    assert 'subject area "Tinny" not found' in message and '"Tiny", "Areas"' in message
+
+
+def test_physical_column_is_refused(tiny):
+    message = _error(tiny, 'SELECT customer.name FROM "Tiny"')
+    assert "physical names are not allowed" in message
+
+
+def test_physical_table_in_from_is_refused(tiny):
+    assert 'is a physical table, not a subject area' in _error(tiny, "SELECT name FROM customer")
+
+
+@pytest.mark.parametrize("statement", [
+    "DROP TABLE customer", "DELETE FROM customer", "INSERT INTO area VALUES (9, 'x')",
+    "UPDATE customer SET name = 'x'", "CREATE TABLE t (x INT)",
+])
+def test_ddl_and_dml_are_refused(tiny, statement):
+    assert "only SELECT requests are allowed" in _error(tiny, statement)
+
+
+def test_several_statements_are_refused(tiny):
+    message = _error(tiny, 'SELECT "Customer"."Name" FROM "Tiny"; DROP TABLE customer')
+    assert "one statement at a time" in message
+
+
+def test_raw_sql_pass_through_is_refused(tiny):
+    assert "raw SQL" in _error(tiny, "SELECT EVALUATE('version()') FROM \"Tiny\"")
+
+
+def test_syntax_error_gives_line_and_column(tiny):
+    assert _error(tiny, 'SELECT "Customer"."Name"\nFROM WHERE').startswith("line 2, col")
+
+
+def test_aggregate_functions_point_to_measures(tiny):
+    assert "measures aggregate themselves" in _error(tiny, 'SELECT COUNT("Customer"."Name") FROM "Tiny"')
+
+
+def test_a_condition_mixing_attribute_and_measure_is_refused(tiny):
+    message = _error(
+        tiny, 'SELECT "Customer"."Name" FROM "Tiny" WHERE "Customer"."Type" = \'x\' OR "Facts"."Billed" > 1'
+    )
+    assert 'mixes the attribute "Customer"."Type" with measures' in message
+
+
+def test_a_measure_without_a_join_path_names_both_columns(tiny):
+    message = _error(tiny, 'SELECT "Service"."Service", "Facts"."Billed" FROM "Tiny"')
+    assert '"Facts"."Billed" cannot be combined with "Service"."Service"' in message
+
+
+def test_user_values_become_literals_not_sql_text(tiny):
+    sql = tiny.explain("SELECT \"Customer\".\"Name\" FROM \"Tiny\" WHERE \"Customer\".\"Name\" = 'O''Brien; DROP TABLE x'")
+    assert "'O''Brien; DROP TABLE x'" in sql
+    assert tiny.query(
+        "SELECT \"Customer\".\"Name\" FROM \"Tiny\" WHERE \"Customer\".\"Name\" = 'O''Brien; DROP TABLE x'"
+    ).rows == 0
