@@ -6,7 +6,7 @@ import functools
 import importlib.util
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -39,16 +39,17 @@ def _user_errors(command):
         except StrataError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
+
     return run
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
-class Dialect(str, Enum):
+class Dialect(StrEnum):
     duckdb = "duckdb"
     postgres = "postgres"
     spark = "spark"
@@ -121,7 +122,9 @@ def explain(
     """Print the physical SQL a request compiles to, without running it."""
     from engine import Engine
 
-    typer.echo(Engine.open(model).explain(sql, dialect=dialect.value if dialect else None, user=user))
+    typer.echo(
+        Engine.open(model).explain(sql, dialect=dialect.value if dialect else None, user=user)
+    )
 
 
 @app.command()
@@ -140,8 +143,19 @@ def serve(
     if spec is None or spec.origin is None:
         raise StrataError("app.py is not installed; reinstall with `pip install -e .`")
     os.environ["STRATA_MODEL"] = str(model)
-    command = [sys.executable, "-m", "streamlit", "run", spec.origin, "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        spec.origin,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     os.execvp(command[0], command)
 
 

@@ -18,8 +18,8 @@ from semantic.model import Model
 
 @dataclass(frozen=True)
 class Result:
-    df: pd.DataFrame                    # columns named as selected
-    sql: str                            # the physical SQL that ran
+    df: pd.DataFrame  # columns named as selected
+    sql: str  # the physical SQL that ran
     logical_sql: str
     timings: tuple[tuple[str, float], ...]  # (stage, ms): parse ... execute, convert
 
@@ -35,8 +35,16 @@ class Engine:
     """A loaded, checked model and lazily opened connections to its databases.
 
     >>> eng = Engine.open("models/demo")
-    >>> print(eng.explain('SELECT "Customer"."Customer Type" FROM "Campaigns"'))
-    SELECT "f0"."d0" AS "Customer Type" FROM (SELECT "customer"."customer_type" AS "d0" FROM "customer" AS "customer" GROUP BY "customer"."customer_type") AS "f0"
+    >>> print(eng.explain('SELECT "Customer"."Customer Type" FROM "Campaigns"', pretty=True))
+    SELECT
+      "f0"."d0" AS "Customer Type"
+    FROM (
+      SELECT
+        "customer"."customer_type" AS "d0"
+      FROM "customer" AS "customer"
+      GROUP BY
+        "customer"."customer_type"
+    ) AS "f0"
     """
 
     def __init__(self, model: Model):
@@ -48,8 +56,16 @@ class Engine:
     def open(cls, path: str | Path = "models/demo") -> Engine:
         return cls(load_model(path))
 
-    def explain(self, logical_sql: str, dialect: str | None = None, user: str | None = None) -> str:
-        return compile_request(logical_sql, self.model, dialect, user).query.sql
+    def explain(
+        self,
+        logical_sql: str,
+        dialect: str | None = None,
+        user: str | None = None,
+        pretty: bool = False,
+    ) -> str:
+        """The physical SQL for `logical_sql`, without running it."""
+        query = compile_request(logical_sql, self.model, dialect, user).query
+        return query.pretty if pretty else query.sql
 
     def query(self, logical_sql: str, user: str | None = None) -> Result:
         compiled = compile_request(logical_sql, self.model, None, user)

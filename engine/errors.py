@@ -8,12 +8,14 @@ from semantic.errors import StrataError
 class LogicalSQLError(StrataError):
     """A request that cannot be compiled; `hint` suggests a fix.
 
-    >>> str(LogicalSQLError('unknown column "Customer"."Nme"', hint='did you mean "Customer"."Name"?'))
-    'unknown column "Customer"."Nme"\\n  hint: did you mean "Customer"."Name"?'
+    >>> print(LogicalSQLError('column "A"."Nme" not found', hint='did you mean "A"."Name"?'))
+    column "A"."Nme" not found
+      hint: did you mean "A"."Name"?
     """
 
-    def __init__(self, message: str, hint: str | None = None, line: int | None = None,
-                 col: int | None = None):
+    def __init__(
+        self, message: str, hint: str | None = None, line: int | None = None, col: int | None = None
+    ):
         self.message, self.hint, self.line, self.col = message, hint, line, col
         where = f"line {line}, col {col}: " if line is not None else ""
         super().__init__(where + message + (f"\n  hint: {hint}" if hint else ""))

@@ -36,13 +36,60 @@ class LogicalRequest:
 
 # The portable expression language of Logical SQL: anything else is refused by name.
 _ALLOWED = (
-    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg,
-    exp.Not, exp.And, exp.Or, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
-    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between,
-    exp.Like, exp.ILike, exp.Escape, exp.Case, exp.If, exp.Cast, exp.DataType, exp.DataTypeParam,
-    exp.Coalesce, exp.Nullif, exp.DPipe, exp.Concat, exp.Upper, exp.Lower, exp.Length,
-    exp.Substring, exp.Trim, exp.Round, exp.Abs, exp.Floor, exp.Ceil, exp.Extract, exp.Var,
-    exp.Year, exp.Month, exp.Day, exp.CurrentDate, exp.Greatest, exp.Least, exp.Tuple,
+    exp.Column,
+    exp.Identifier,
+    exp.Literal,
+    exp.Boolean,
+    exp.Null,
+    exp.Paren,
+    exp.Neg,
+    exp.Not,
+    exp.And,
+    exp.Or,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.Mod,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Is,
+    exp.In,
+    exp.Between,
+    exp.Like,
+    exp.ILike,
+    exp.Escape,
+    exp.Case,
+    exp.If,
+    exp.Cast,
+    exp.DataType,
+    exp.DataTypeParam,
+    exp.Coalesce,
+    exp.Nullif,
+    exp.DPipe,
+    exp.Concat,
+    exp.Upper,
+    exp.Lower,
+    exp.Length,
+    exp.Substring,
+    exp.Trim,
+    exp.Round,
+    exp.Abs,
+    exp.Floor,
+    exp.Ceil,
+    exp.Extract,
+    exp.Var,
+    exp.Year,
+    exp.Month,
+    exp.Day,
+    exp.CurrentDate,
+    exp.Greatest,
+    exp.Least,
+    exp.Tuple,
 )
 # DISTINCT is accepted and changes nothing: results are one row per attribute combination.
 _CLAUSES = {"expressions", "from_", "where", "order", "limit", "offset", "distinct"}
@@ -103,9 +150,7 @@ def _subject_area(stmt: exp.Select) -> str:
     source = stmt.args.get("from_")
     table = source.this if source else None
     if not isinstance(table, exp.Table) or not table.name:
-        raise LogicalSQLError(
-            "FROM must name one subject area", 'e.g. SELECT ... FROM "Campaigns"'
-        )
+        raise LogicalSQLError("FROM must name one subject area", 'e.g. SELECT ... FROM "Campaigns"')
     if table.args.get("db") or table.args.get("catalog"):
         raise LogicalSQLError(
             f"FROM {table.sql()} is not a subject area name",
@@ -163,7 +208,7 @@ def _refusal(node: exp.Expression) -> LogicalSQLError:
     if isinstance(node, exp.AggFunc):
         return LogicalSQLError(
             f"aggregate function {node.sql()} is not allowed",
-            "measures aggregate themselves: select a measure such as \"Facts\".\"# Customers\"",
+            'measures aggregate themselves: select a measure such as "Facts"."# Customers"',
         )
     if isinstance(node, (exp.Select, exp.Subquery, exp.Exists)):
         return LogicalSQLError("subqueries are not supported in Logical SQL")

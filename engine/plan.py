@@ -18,7 +18,7 @@ from semantic.spec import TableKind
 class FactQuery:
     """Aggregate `measures` over `source` at the request's grain (no measures: distinct rows)."""
 
-    table: str                          # the logical fact (or, dimension-only, the dimension)
+    table: str  # the logical fact (or, dimension-only, the dimension)
     source: LogicalSource
     joins: tuple[JoinStep, ...]
     measures: tuple[LogicalColumn, ...]
@@ -28,7 +28,7 @@ class FactQuery:
 class QueryPlan:
     request: ResolvedRequest
     facts: tuple[FactQuery, ...]
-    grain: tuple[int, ...]              # indexes of the attribute outputs
+    grain: tuple[int, ...]  # indexes of the attribute outputs
     database: str
 
 
@@ -41,8 +41,10 @@ def plan(request: ResolvedRequest, model: Model) -> QueryPlan:
     >>> m = load_model("models/demo")
     >>> p = plan(resolve(parse('SELECT "Customer"."Distribution Area", "Facts"."Billed Amount", '
     ...     '"Facts"."# Customers" FROM "Campaigns"'), m), m)
-    >>> [(f.table, f.source.base, [s.table for s in f.joins]) for f in p.facts]
-    [('Billing', 'invoice', ['customer', 'municipality', 'area']), ('Customer Facts', 'customer', ['municipality', 'area'])]
+    >>> for f in p.facts:
+    ...     print(f.table, f.source.base, [s.table for s in f.joins])
+    Billing invoice ['customer', 'municipality', 'area']
+    Customer Facts customer ['municipality', 'area']
     """
     grain = tuple(i for i, o in enumerate(request.outputs) if not o.is_measure)
     attributes = [request.outputs[i].expr for i in grain] + list(request.filters)
@@ -88,7 +90,8 @@ def _base_measures(trees: Iterable[exp.Expression], model: Model) -> list[Logica
         column = model.logical_column(ref.table, ref.name)
         if column.kind is ColumnKind.derived:
             refs = [
-                exp.column(r.name, r.table or column.table) for r in column.formula.find_all(exp.Column)
+                exp.column(r.name, r.table or column.table)
+                for r in column.formula.find_all(exp.Column)
             ]
             stack.extend(reversed(refs))
         elif column not in found:
@@ -143,8 +146,7 @@ def _dimension_query(
     area = request.subject_area
     facts = area.implicit_facts or tuple(
         dict.fromkeys(
-            c.table for c in area.columns()
-            if model.logical_table(c.table).kind is TableKind.fact
+            c.table for c in area.columns() if model.logical_table(c.table).kind is TableKind.fact
         )
     )
     candidates += [(f, s) for f in facts for s in model.logical_table(f).sources]

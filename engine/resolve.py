@@ -20,8 +20,8 @@ class Output:
 
     name: str
     expr: exp.Expression
-    is_measure: bool                    # computed after aggregation
-    hidden: bool = False                # only there to sort by
+    is_measure: bool  # computed after aggregation
+    hidden: bool = False  # only there to sort by
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,10 @@ class ResolvedRequest:
     request: LogicalRequest
     subject_area: SubjectArea
     outputs: tuple[Output, ...]
-    filters: tuple[exp.Expression, ...]          # on attributes: applied before aggregation
+    filters: tuple[exp.Expression, ...]  # on attributes: applied before aggregation
     measure_filters: tuple[exp.Expression, ...]  # on measures: applied after aggregation
     order_by: tuple[Ordering, ...]
-    names: Mapping[tuple[str, str], str]         # logical column -> how the request named it
+    names: Mapping[tuple[str, str], str]  # logical column -> how the request named it
     user: str | None
 
 
@@ -107,6 +107,8 @@ class _Scope:
         self.names: dict[tuple[str, str], str] = {}
 
     def resolve(self, tree: exp.Expression) -> exp.Expression:
+        if isinstance(tree, exp.Column):  # the common case, without copying the tree first
+            return self._reference(tree)
         return tree.transform(
             lambda n: self._reference(n) if isinstance(n, exp.Column) else n, copy=True
         )
@@ -173,7 +175,8 @@ class _Scope:
         kinds = self.kinds(tree)
         if ColumnKind.attribute in kinds and len(kinds) > 1:
             attribute = next(
-                r for r in tree.find_all(exp.Column)
+                r
+                for r in tree.find_all(exp.Column)
                 if self.model.logical_column(r.table, r.name).kind is ColumnKind.attribute
             )
             raise LogicalSQLError(

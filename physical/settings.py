@@ -26,6 +26,8 @@ def expand(value: str, environ: dict[str, str] | None = None) -> str:
             return env[name]
         if default is not None:
             return default
-        raise StrataError(f"environment variable {name} is not set (the model's connection uses it)")
+        raise StrataError(
+            f"environment variable {name} is not set (the model's connection uses it)"
+        )
 
     return _VARIABLE.sub(one, value)

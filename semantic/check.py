@@ -67,7 +67,9 @@ def _physical(model: Model) -> Iterator[ModelError]:
             try:
                 exp.DataType.build(sql_type)
             except (ParseError, ValueError):
-                yield ModelError(table.span, f"column '{table.name}.{name}' has unknown type '{sql_type}'")
+                yield ModelError(
+                    table.span, f"column '{table.name}.{name}' has unknown type '{sql_type}'"
+                )
         for key in table.primary_key:
             if key not in table.column_names():
                 yield ModelError(
@@ -92,9 +94,9 @@ def _physical(model: Model) -> Iterator[ModelError]:
                         f"join refers to unknown column '{column}' of table '{side}'",
                         did_you_mean(column, tables[side].column_names()),
                     )
-        if join.many in tables and join.one in tables:
-            if tables[join.many].database != tables[join.one].database:
-                yield ModelError(join.span, "a join cannot cross databases")
+        sides = (tables.get(join.many), tables.get(join.one))
+        if all(sides) and sides[0].database != sides[1].database:
+            yield ModelError(join.span, "a join cannot cross databases")
 
 
 def _join_ambiguities(model: Model) -> Iterator[ModelError]:
@@ -109,7 +111,8 @@ def _join_ambiguities(model: Model) -> Iterator[ModelError]:
                 yield ModelError(
                     amb.second[-1].join.span,
                     f"join cycle: table '{amb.table}' is reached from '{source.base}' by two "
-                    f"routes ({_route(source.base, amb.first)} and {_route(source.base, amb.second)})",
+                    f"routes ({_route(source.base, amb.first)} and "
+                    f"{_route(source.base, amb.second)})",
                     f"declare an alias of '{amb.table}' (alias_of) for one of the roles",
                 )
 
@@ -131,8 +134,10 @@ def _logical(model: Model) -> Iterator[ModelError]:
                 yield from _physical_refs(model, table, column, tables)
             if column.formula is not None:
                 yield from _formula_refs(model, table, column)
-        if table.kind is TableKind.fact and not table.sources and any(
-            c.kind is ColumnKind.measure for c in table.columns
+        if (
+            table.kind is TableKind.fact
+            and not table.sources
+            and any(c.kind is ColumnKind.measure for c in table.columns)
         ):
             yield ModelError(table.span, f"fact '{table.name}' has measures but no source table")
     yield from _derived_cycles(model)
@@ -218,10 +223,13 @@ def _formula_refs(model: Model, table: LogicalTable, column: LogicalColumn) -> I
         try:
             target = model.logical_column(owner, ref.name)
         except KeyError:
-            names = [c.name for c in model.logical_table(owner).columns] if _has(model, owner) else []
+            names = (
+                [c.name for c in model.logical_table(owner).columns] if _has(model, owner) else []
+            )
             yield ModelError(
                 column.span,
-                f"derived column '{column.name}' refers to unknown column '{ref.name}' of '{owner}'",
+                f"derived column '{column.name}' refers to unknown column '{ref.name}' "
+                f"of '{owner}'",
                 did_you_mean(ref.name, names),
             )
             continue

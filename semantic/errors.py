@@ -26,8 +26,10 @@ class StrataError(Exception):
 class ModelError(StrataError):
     """One problem in a model file.
 
-    >>> str(ModelError(SourceSpan("business.yaml", 14, 9), "unknown column 'amout'", "did you mean 'amount'?"))
-    "business.yaml:14:9: unknown column 'amout'\\n  hint: did you mean 'amount'?"
+    >>> span = SourceSpan("business.yaml", 14, 9)
+    >>> print(ModelError(span, "unknown column 'amout'", "did you mean 'amount'?"))
+    business.yaml:14:9: unknown column 'amout'
+      hint: did you mean 'amount'?
     """
 
     def __init__(self, span: SourceSpan, message: str, hint: str | None = None):

@@ -29,9 +29,9 @@ def join_paths(
     """Breadth-first walk from `base`; shortest route first, ambiguities reported.
 
     >>> from semantic.errors import SourceSpan
-    >>> s = SourceSpan("p.yaml", 1, 1)
-    >>> j = [Join("invoice", ("customer_id",), "customer", ("customer_id",), Cardinality.many_to_one, s),
-    ...      Join("customer", ("area_id",), "area", ("area_id",), Cardinality.many_to_one, s)]
+    >>> s, n1 = SourceSpan("p.yaml", 1, 1), Cardinality.many_to_one
+    >>> j = [Join("invoice", ("customer_id",), "customer", ("customer_id",), n1, s),
+    ...      Join("customer", ("area_id",), "area", ("area_id",), n1, s)]
     >>> paths, ambiguous = join_paths("invoice", j)
     >>> [step.table for step in paths["area"]], ambiguous
     (['customer', 'area'], ())

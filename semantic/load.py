@@ -47,7 +47,9 @@ def load_model(path: str | Path) -> Model:
     folder = Path(path)
     files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
     if not files:
-        raise ModelErrors([ModelError(SourceSpan(str(folder), 1, 1), "no model files (*.yaml) here")])
+        raise ModelErrors(
+            [ModelError(SourceSpan(str(folder), 1, 1), "no model files (*.yaml) here")]
+        )
     errors: list[ModelError] = []
     docs = []
     for file in files:
@@ -128,9 +130,7 @@ def _allowed_keys(path: tuple) -> list[str]:
     for part in path:
         if isinstance(part, int):
             continue
-        field = next(
-            (f for n, f in cls.model_fields.items() if (f.alias or n) == part), None
-        )
+        field = next((f for n, f in cls.model_fields.items() if (f.alias or n) == part), None)
         inner = _model_in(field.annotation) if field else None
         if inner is None:
             return []
@@ -195,8 +195,14 @@ def _build(path: str, digest: str, docs: list, errors: list[ModelError]) -> Mode
         for a, area in enumerate(spec.subject_areas):
             areas.append(_subject_area(area, doc, ("subject_areas", a), errors))
     model = Model(
-        path, digest, tuple(databases), tuple(tables), tuple(joins),
-        tuple(logical), tuple(hierarchies), tuple(areas),
+        path,
+        digest,
+        tuple(databases),
+        tuple(tables),
+        tuple(joins),
+        tuple(logical),
+        tuple(hierarchies),
+        tuple(areas),
     )
     return _indexed(model)
 
@@ -206,14 +212,19 @@ def _join(join, span: SourceSpan) -> Join:
     if join.cardinality is Cardinality.one_to_many:
         many, one = one, many
     cardinality = (
-        Cardinality.one_to_one if join.cardinality is Cardinality.one_to_one else Cardinality.many_to_one
+        Cardinality.one_to_one
+        if join.cardinality is Cardinality.one_to_one
+        else Cardinality.many_to_one
     )
     many_table = many[0].split(".", 1)[0] if many else ""
     one_table = one[0].split(".", 1)[0] if one else ""
     return Join(
-        many_table, tuple(c.split(".", 1)[-1] for c in many),
-        one_table, tuple(c.split(".", 1)[-1] for c in one),
-        cardinality, span,
+        many_table,
+        tuple(c.split(".", 1)[-1] for c in many),
+        one_table,
+        tuple(c.split(".", 1)[-1] for c in one),
+        cardinality,
+        span,
     )
 
 
@@ -319,12 +330,16 @@ def _indexed(model: Model) -> Model:
         "logical_tables": {t.name: t for t in model.logical_tables},
         "logical_columns": {c.ref: c for t in model.logical_tables for c in t.columns},
         "subject_areas": {a.name: a for a in model.subject_areas},
-        "join_paths": {
-            base: MappingProxyType(join_paths(base, model.joins)[0]) for base in bases
-        },
+        "join_paths": {base: MappingProxyType(join_paths(base, model.joins)[0]) for base in bases},
     }
     return Model(
-        model.path, model.hash, model.databases, model.tables, model.joins,
-        model.logical_tables, model.hierarchies, model.subject_areas,
+        model.path,
+        model.hash,
+        model.databases,
+        model.tables,
+        model.joins,
+        model.logical_tables,
+        model.hierarchies,
+        model.subject_areas,
         MappingProxyType(index),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from sqlglot import exp
 
@@ -16,7 +16,7 @@ from semantic.errors import SourceSpan
 from semantic.spec import Aggregation, Cardinality, TableKind
 
 
-class ColumnKind(str, Enum):
+class ColumnKind(StrEnum):
     attribute = "attribute"
     measure = "measure"
     derived = "derived"
@@ -35,9 +35,9 @@ class Database:
 
 @dataclass(frozen=True)
 class PhysicalTable:
-    name: str                           # the handle the model uses, and the SQL alias
+    name: str  # the handle the model uses, and the SQL alias
     database: str
-    table: str                          # the name in the database
+    table: str  # the name in the database
     schema: str | None
     columns: tuple[tuple[str, str], ...]  # (name, SQL type)
     primary_key: tuple[str, ...]
@@ -49,7 +49,7 @@ class PhysicalTable:
 
 @dataclass(frozen=True)
 class Join:
-    many: str                           # table on the many side (both sides for one-to-one)
+    many: str  # table on the many side (both sides for one-to-one)
     many_columns: tuple[str, ...]
     one: str
     one_columns: tuple[str, ...]
@@ -73,9 +73,9 @@ class LogicalColumn:
     table: str
     name: str
     kind: ColumnKind
-    expr: exp.Expression | None = field(compare=False)         # physical, for attributes/measures
+    expr: exp.Expression | None = field(compare=False)  # physical, for attributes/measures
     aggregation: Aggregation | None
-    formula: exp.Expression | None = field(compare=False)      # logical, for derived measures
+    formula: exp.Expression | None = field(compare=False)  # logical, for derived measures
     description: str | None
     span: SourceSpan
 
@@ -127,8 +127,8 @@ class Hierarchy:
 class PresentationColumn:
     folder: str
     name: str
-    table: str                          # logical table
-    column: str                         # logical column
+    table: str  # logical table
+    column: str  # logical column
     description: str | None
     span: SourceSpan
 
@@ -159,7 +159,7 @@ class SubjectArea:
 @dataclass(frozen=True, eq=False)
 class Model:
     path: str
-    hash: str                           # sha256 over the model's files, names and contents
+    hash: str  # sha256 over the model's files, names and contents
     databases: tuple[Database, ...]
     tables: tuple[PhysicalTable, ...]
     joins: tuple[Join, ...]

@@ -7,7 +7,7 @@ resolved model, by `semantic.check`.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -24,19 +24,19 @@ def _as_list(value: object) -> object:
 Names = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
 
 
-class Dialect(str, Enum):
+class Dialect(StrEnum):
     duckdb = "duckdb"
     postgres = "postgres"
     spark = "spark"
 
 
-class Cardinality(str, Enum):
+class Cardinality(StrEnum):
     many_to_one = "many-to-one"
     one_to_many = "one-to-many"
     one_to_one = "one-to-one"
 
 
-class Aggregation(str, Enum):
+class Aggregation(StrEnum):
     sum = "sum"
     count = "count"
     count_distinct = "count_distinct"
@@ -45,7 +45,7 @@ class Aggregation(str, Enum):
     max = "max"
 
 
-class TableKind(str, Enum):
+class TableKind(StrEnum):
     dimension = "dimension"
     fact = "fact"
 
@@ -54,7 +54,9 @@ class TableSpec(_Spec):
     name: str
     table: str | None = Field(None, description="Name in the database, if it differs from name")
     schema_: str | None = Field(None, alias="schema")
-    alias_of: str | None = Field(None, description="Another table of this database, in a second role")
+    alias_of: str | None = Field(
+        None, description="Another table of this database, in a second role"
+    )
     primary_key: Names = ()
     columns: dict[str, str] = Field(default_factory=dict, description="column name: SQL type")
     description: str | None = None

@@ -58,6 +58,7 @@ def hand(db: Path, sql: str) -> pd.DataFrame:
 
 def rows(df: pd.DataFrame, ordered: bool = False) -> list[tuple]:
     """Rows as comparable tuples: numbers rounded, NULL/NaN as None, unordered rows sorted."""
+
     def norm(v):
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
             return None
@@ -68,5 +69,6 @@ def rows(df: pd.DataFrame, ordered: bool = False) -> list[tuple]:
         if isinstance(v, pd.Timestamp):
             return v.date() if v == v.normalize() else v.to_pydatetime()
         return v
+
     out = [tuple(norm(v) for v in row) for row in df.itertuples(index=False, name=None)]
     return out if ordered else sorted(out, key=lambda r: [(x is None, str(x)) for x in r])

@@ -57,7 +57,9 @@ def test_position_counts_lines_and_columns_from_one(model_dir):
 
 
 def test_misspelt_key_is_named_with_the_key_it_resembles(model_dir):
-    line = _edit(model_dir, "business.yaml", "aggregation: count_distinct", "agregation: count_distinct")
+    line = _edit(
+        model_dir, "business.yaml", "aggregation: count_distinct", "agregation: count_distinct"
+    )
     [error] = _errors(model_dir)
     assert error.startswith(_at(model_dir, "business.yaml", line))
     assert "unknown key 'agregation'" in error and "did you mean 'aggregation'?" in error
@@ -70,14 +72,21 @@ def test_bad_enumeration_value_lists_the_allowed_ones(model_dir):
 
 
 def test_duplicate_yaml_key_is_an_error_not_a_silent_overwrite(model_dir):
-    line = _edit(model_dir, "physical.yaml", "  - name: tiny\n", "  - name: tiny\n    name: again\n")
+    line = _edit(
+        model_dir, "physical.yaml", "  - name: tiny\n", "  - name: tiny\n    name: again\n"
+    )
     [error] = _errors(model_dir)
     assert error.startswith(_at(model_dir, "physical.yaml", line + 1))
     assert "duplicate key 'name'" in error
 
 
 def test_invalid_yaml_reports_where_the_parser_stopped(model_dir):
-    _edit(model_dir, "presentation.yaml", "columns: [Customer.Customer Id,", "columns: [Customer.Customer Id,,")
+    _edit(
+        model_dir,
+        "presentation.yaml",
+        "columns: [Customer.Customer Id,",
+        "columns: [Customer.Customer Id,,",
+    )
     [error] = _errors(model_dir)
     assert error.startswith(f"{model_dir / 'presentation.yaml'}:") and "invalid YAML" in error
 
@@ -104,31 +113,47 @@ def test_presentation_column_that_maps_to_nothing(model_dir):
 
 def test_join_cycle_without_an_alias_is_reported(model_dir):
     _edit(
-        model_dir, "physical.yaml", "    joins:\n",
+        model_dir,
+        "physical.yaml",
+        "    joins:\n",
         "    joins:\n      - {from: invoice.customer_id, to: area.area_id}\n",
     )
     errors = _errors(model_dir)
-    assert any("join cycle: table 'area' is reached from 'invoice' by two routes" in e for e in errors)
+    assert any(
+        "join cycle: table 'area' is reached from 'invoice' by two routes" in e for e in errors
+    )
     assert any("declare an alias" in e for e in errors)
 
 
 def test_source_table_that_no_join_reaches_is_unreachable(model_dir):
-    _edit(model_dir, "business.yaml", "  - name: Sales\n    kind: fact\n",
-          "  - name: Sales\n    kind: fact\n    sources: [{tables: [invoice, service]}]\n")
+    _edit(
+        model_dir,
+        "business.yaml",
+        "  - name: Sales\n    kind: fact\n",
+        "  - name: Sales\n    kind: fact\n    sources: [{tables: [invoice, service]}]\n",
+    )
     [error] = _errors(model_dir)
     assert "table 'service' in source 'invoice' of 'Sales' is unreachable" in error
 
 
 def test_measure_without_a_fact_source(model_dir):
-    _edit(model_dir, "business.yaml", "expr: subscription.subscription_id, aggregation: count",
-          "expr: '1', aggregation: count")
+    _edit(
+        model_dir,
+        "business.yaml",
+        "expr: subscription.subscription_id, aggregation: count",
+        "expr: '1', aggregation: count",
+    )
     [error] = _errors(model_dir)
     assert "fact 'Subscriptions' has measures but no source table" in error
 
 
 def test_fact_column_without_aggregation(model_dir):
-    _edit(model_dir, "business.yaml", "{name: kWh, expr: invoice.kwh, aggregation: sum}",
-          "{name: kWh, expr: invoice.kwh}")
+    _edit(
+        model_dir,
+        "business.yaml",
+        "{name: kWh, expr: invoice.kwh, aggregation: sum}",
+        "{name: kWh, expr: invoice.kwh}",
+    )
     [error] = _errors(model_dir)
     assert "'kWh' of fact 'Sales' has no aggregation" in error
 

@@ -7,7 +7,9 @@ TWO_FACTS = 'SELECT "Customer"."Area", "Facts"."Billed", "Facts"."# Subscription
 
 def test_two_facts_return_what_each_fact_returns_alone(tiny):
     both = tiny.query(TWO_FACTS).df.set_index("Area")
-    billed = tiny.query('SELECT "Customer"."Area", "Facts"."Billed" FROM "Tiny"').df.set_index("Area")
+    billed = tiny.query('SELECT "Customer"."Area", "Facts"."Billed" FROM "Tiny"').df.set_index(
+        "Area"
+    )
     subs = tiny.query(
         'SELECT "Customer"."Area", "Facts"."# Subscriptions" FROM "Tiny"'
     ).df.set_index("Area")
@@ -18,11 +20,14 @@ def test_two_facts_return_what_each_fact_returns_alone(tiny):
 def test_sarajevo_billed_is_60_where_a_naive_join_gives_90(tiny, tiny_db):
     # Sarajevo: Amra billed 10 + 20 (one subscription), Bakir billed 30 (two subscriptions).
     # Joining invoices to subscriptions repeats Bakir's invoice: 10 + 20 + 30 * 2 = 90.
-    naive = hand(tiny_db, """
+    naive = hand(
+        tiny_db,
+        """
         SELECT a.name, SUM(i.billed), COUNT(DISTINCT s.subscription_id)
         FROM invoice i JOIN customer c USING (customer_id) JOIN area a USING (area_id)
         JOIN subscription s ON s.customer_id = c.customer_id
-        WHERE a.name = 'Sarajevo' GROUP BY a.name""")
+        WHERE a.name = 'Sarajevo' GROUP BY a.name""",
+    )
     assert rows(naive) == [("Sarajevo", 90.0, 3)]
     stitched = tiny.query(TWO_FACTS + ' WHERE "Customer"."Area" = \'Sarajevo\'')
     assert rows(stitched.df) == [("Sarajevo", 60.0, 3)]
