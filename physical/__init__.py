@@ -1,0 +1,1 @@
+"""The physical layer: connections, execution, bulk loading."""
