@@ -1,0 +1,1 @@
+"""Campaign lists, templates, channels, the sending runner and its ledger (issue: campaigns)."""

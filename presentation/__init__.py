@@ -1,0 +1,1 @@
+"""The presentation layer's user surface: Streamlit pages over the Python API."""
