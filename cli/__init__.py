@@ -107,7 +107,8 @@ def query(
     elif format is Format.json:
         typer.echo(result.df.to_json(orient="records", date_format="iso", force_ascii=False))
     else:
-        typer.echo(result.df.to_string(index=False) if result.rows else "(no rows)")
+        table = result.df.to_string(index=False, na_rep="NULL")
+        typer.echo(table if result.rows else "(no rows)")
         typer.echo(f"{result.rows} row(s)", err=True)
 
 
@@ -118,13 +119,14 @@ def explain(
     model: ModelOption = DEFAULT_MODEL,
     user: UserOption = None,
     dialect: Annotated[Dialect | None, typer.Option(help="Target dialect.")] = None,
+    compact: Annotated[bool, typer.Option(help="One line, exactly as it would run.")] = False,
 ) -> None:
     """Print the physical SQL a request compiles to, without running it."""
     from engine import Engine
 
-    typer.echo(
-        Engine.open(model).explain(sql, dialect=dialect.value if dialect else None, user=user)
-    )
+    engine = Engine.open(model)
+    target = dialect.value if dialect else None
+    typer.echo(engine.explain(sql, target, user, pretty=not compact))
 
 
 @app.command()
