@@ -22,6 +22,10 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+class QueryError(StrataError):
+    """The database could not open or run a query that the engine compiled."""
+
+
 BACKENDS: dict[str, type] = {}
 
 
@@ -57,7 +61,10 @@ class DuckDBBackend:
             hint = " (run `strata demo` to build it)" if Path(path).name == "demo.duckdb" else ""
             raise StrataError(f"database '{name}': file {path} does not exist{hint}")
         read_only = settings.get("read_only", "true").lower() != "false" and path != ":memory:"
-        self._connection = duckdb.connect(path, read_only=read_only)
+        try:
+            self._connection = duckdb.connect(path, read_only=read_only)
+        except duckdb.Error as e:
+            raise QueryError(f"database '{name}': cannot open {path}: {e}") from e
         # One cursor per thread: a DuckDB connection must not be shared by concurrent threads
         # (Streamlit serves each session on its own thread).
         self._local = threading.local()
@@ -66,7 +73,12 @@ class DuckDBBackend:
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             cursor = self._local.cursor = self._connection.cursor()
-        return cursor.sql(sql).to_arrow_table()
+        try:
+            return cursor.sql(sql).to_arrow_table()
+        except duckdb.Error as e:
+            # The request compiled but the data refused it (a failed CAST, say): the user
+            # needs DuckDB's reason, not a traceback.
+            raise QueryError(f"the database refused the query: {str(e).splitlines()[0]}") from e
 
     def close(self) -> None:
         self._connection.close()

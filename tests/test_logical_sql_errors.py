@@ -85,3 +85,11 @@ def test_user_values_become_literals_not_sql_text(tiny):
     )
     assert "'O''Brien; DROP TABLE x'" in tiny.explain(request)
     assert tiny.query(request).rows == 0
+
+
+def test_a_request_the_database_refuses_raises_a_strata_error_with_its_reason(tiny):
+    from physical.backend import QueryError
+
+    with pytest.raises(QueryError) as caught:
+        tiny.query('SELECT CAST("Customer"."Name" AS INTEGER) AS "n" FROM "Tiny"')
+    assert "the database refused the query: Conversion Error" in str(caught.value)
