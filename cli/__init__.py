@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from semantic import spec
 from semantic.errors import ModelErrors, StrataError
 
 app = typer.Typer(
@@ -49,11 +50,8 @@ class Format(StrEnum):
     json = "json"
 
 
-class Dialect(StrEnum):
-    duckdb = "duckdb"
-    postgres = "postgres"
-    spark = "spark"
-    trino = "trino"
+# The model's dialects, plus Trino, which `explain` can target without a backend to run on.
+Dialect = StrEnum("Dialect", [*(d.value for d in spec.Dialect), "trino"])
 
 
 @app.command()
