@@ -1,0 +1,189 @@
+"""Compile and run every benchmark question on one demo warehouse, beside its hand SQL.
+
+For each question: is the answer the hand SQL's answer, how long does compiling take
+(and each stage), and how long does ``Engine.query`` take end to end compared with the
+hand SQL on the same DuckDB connection. ``measure_in_child`` does this in a fresh
+interpreter, so the peak RSS it reports belongs to that warehouse size alone.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import resource
+import statistics
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.questions import QUESTIONS, Question
+from engine import Engine
+from engine.compile import compile_request
+
+STAGES = ("parse", "resolve", "plan", "generate")
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    name: str
+    difference: str | None  # None when the answers are equal
+    rows: int
+    compile_ms: float  # median wall time of compile_request
+    stage_ms: tuple[tuple[str, float], ...]  # median per stage, in STAGES order
+    strata_ms: float  # median of Engine.query, compile to pandas
+    hand_ms: float  # median of the hand SQL, run to pandas
+    sql_chars: int
+
+    @property
+    def correct(self) -> bool:
+        return self.difference is None
+
+    @property
+    def ratio(self) -> float:
+        return self.strata_ms / self.hand_ms
+
+
+@dataclass(frozen=True)
+class SizeResult:
+    customers: int
+    compile_repeat: int
+    run_repeat: int
+    questions: tuple[QuestionResult, ...]
+    peak_rss_mb: float  # the measuring process's, build excluded
+
+
+def measure_in_child(
+    customers: int, data_dir: Path, compile_repeat: int, run_repeat: int
+) -> SizeResult:
+    """Run ``measure`` in a fresh spawned interpreter and return its result."""
+    # spawn, not fork: a forked child would inherit this process's peak RSS and any
+    # DuckDB state, and its ru_maxrss would no longer describe this size alone.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(measure, customers, data_dir, compile_repeat, run_repeat).result()
+
+
+def measure(
+    customers: int,
+    data_dir: Path,
+    compile_repeat: int,
+    run_repeat: int,
+    questions: Sequence[Question] = QUESTIONS,
+) -> SizeResult:
+    """Measure every question against the warehouse ``data_dir/demo.duckdb``.
+
+    >>> import tempfile
+    >>> from physical.demo import build_demo
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = build_demo(Path(tmp) / "demo.duckdb", customers=300)
+    ...     size = measure(300, Path(tmp), compile_repeat=2, run_repeat=1)
+    >>> [q.correct for q in size.questions] == [True] * len(QUESTIONS)
+    True
+    """
+    # The model's connection path reads STRATA_DATA when the first query connects.
+    os.environ["STRATA_DATA"] = str(data_dir)
+    engine = Engine.open("models/demo")
+    try:
+        results = tuple(_question(engine, q, compile_repeat, run_repeat) for q in questions)
+    finally:
+        engine.close()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    return SizeResult(customers, compile_repeat, run_repeat, results, peak_kb / 1024)
+
+
+def _question(
+    engine: Engine, question: Question, compile_repeat: int, run_repeat: int
+) -> QuestionResult:
+    strata = engine.query(question.logical_sql)
+    # The engine's own connection, so both sides share DuckDB's buffer cache and threads.
+    backend = engine._backend(compile_request(question.logical_sql, engine.model).query.database)
+    hand = backend.run(question.hand_sql).to_pandas()
+    difference = first_difference(strata.df, hand, question.ordered)
+
+    # One call first, untimed: it pays for lazy imports and sqlglot's first-use caches.
+    compile_request(question.logical_sql, engine.model)
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    for _ in range(compile_repeat):
+        t0 = time.perf_counter()
+        compiled = compile_request(question.logical_sql, engine.model)
+        totals.append((time.perf_counter() - t0) * 1000)
+        for stage, ms in compiled.timings:
+            stages[stage].append(ms)
+
+    # Both ran once above (warm-up). Alternating them means drift (DuckDB's caches,
+    # a noisy neighbour) affects both sides alike.
+    strata_ms: list[float] = []
+    hand_ms: list[float] = []
+    for _ in range(run_repeat):
+        t0 = time.perf_counter()
+        engine.query(question.logical_sql)
+        t1 = time.perf_counter()
+        backend.run(question.hand_sql).to_pandas()
+        t2 = time.perf_counter()
+        strata_ms.append((t1 - t0) * 1000)
+        hand_ms.append((t2 - t1) * 1000)
+
+    return QuestionResult(
+        name=question.name,
+        difference=difference,
+        rows=len(strata.df),
+        compile_ms=statistics.median(totals),
+        stage_ms=tuple((s, statistics.median(stages[s])) for s in STAGES),
+        strata_ms=statistics.median(strata_ms),
+        hand_ms=statistics.median(hand_ms),
+        sql_chars=len(strata.sql),
+    )
+
+
+def first_difference(strata: pd.DataFrame, hand: pd.DataFrame, ordered: bool) -> str | None:
+    """Describe the first difference between two answers, or None if they are equal.
+
+    Columns are compared by position, numbers rounded to 6 places (Strata returns
+    decimals as floats), NULL equals NULL, and row order counts only when ``ordered``.
+
+    >>> a = pd.DataFrame({"x": ["b", None], "n": [1.0000001, None]})
+    >>> b = pd.DataFrame({"y": [None, "b"], "m": [float("nan"), Decimal("1")]})
+    >>> first_difference(a, b, ordered=False) is None
+    True
+    >>> first_difference(a, b, ordered=True)
+    "row 1: ('b', 1.0) != (None, None)"
+    """
+    if strata.shape[1] != hand.shape[1]:
+        return f"{strata.shape[1]} columns != {hand.shape[1]} columns"
+    if len(strata) != len(hand):
+        return f"{len(strata)} rows != {len(hand)} rows"
+    left, right = _rows(strata), _rows(hand)
+    if not ordered:
+        left, right = sorted(left, key=_sort_key), sorted(right, key=_sort_key)
+    for i, (a, b) in enumerate(zip(left, right, strict=True), start=1):
+        if a != b:
+            return f"row {i}: {a} != {b}"
+    return None
+
+
+def _rows(df: pd.DataFrame) -> list[tuple]:
+    return [tuple(_cell(v) for v in row) for row in df.itertuples(index=False, name=None)]
+
+
+def _cell(value: object) -> object:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | float | Decimal | np.integer | np.floating):
+        number = float(value)
+        return None if math.isnan(number) else round(number, 6)
+    return value
+
+
+def _sort_key(row: tuple) -> tuple:
+    # NULLs sort last and are never compared with a value of another type.
+    return tuple((1, 0) if v is None else (0, v) for v in row)
