@@ -136,16 +136,20 @@ def goals(builds: dict[int, tuple[demo_build.Run, ...]], sizes: list[SizeResult]
                 slowest.compile_ms <= COMPILE_GOAL_MS,
             )
         )
-        within = sum(q.ratio <= RATIO_GOAL for _, q in answers)
-        customers, worst = max(answers, key=lambda a: a[1].ratio)
-        found.append(
-            Goal(
-                f"end-to-end ≤ {RATIO_GOAL:.2f}× hand SQL, every question",
-                f"{within} of {len(answers)} within; worst {worst.ratio:.2f}× "
-                f"({worst.name}, {customers:,})",
-                within == len(answers),
+        for label, ratio in (
+            ("plan cached", lambda q: q.ratio),
+            ("compiled each time", lambda q: q.cold_ratio),
+        ):
+            within = sum(ratio(q) <= RATIO_GOAL for _, q in answers)
+            customers, worst = max(answers, key=lambda a: ratio(a[1]))
+            found.append(
+                Goal(
+                    f"end-to-end ≤ {RATIO_GOAL:.2f}× hand SQL, every question ({label})",
+                    f"{within} of {len(answers)} within; worst {ratio(worst):.2f}× "
+                    f"({worst.name}, {customers:,})",
+                    within == len(answers),
+                )
             )
-        )
     for customers, limit in BUILD_GOALS_S.items():
         if customers in builds:
             median = statistics.median(r.seconds for r in builds[customers])
@@ -298,9 +302,11 @@ def _method(sizes: list[SizeResult]) -> list[str]:
         "question is ordered.",
         f"- **compile**: median wall time of {compile_repeat} `compile_request` calls after "
         "one untimed call; parse, resolve, plan and generate are each stage's own median.",
-        f"- **Strata** and **hand**: median of {run_repeat} runs each after one warm-up, "
-        "alternating Strata and hand SQL. Strata is `Engine.query` (compile, execute, "
-        "Arrow to pandas); hand is the hand SQL on the engine's own DuckDB connection, then "
+        f"- **Strata cold**, **Strata cached** and **hand**: median of {run_repeat} runs each "
+        "after one warm-up, interleaved. Strata is `Engine.query` (execute, Arrow to pandas): "
+        "*cold* right after `clear_plan_cache()`, so it compiles too, as the first time a "
+        "request is seen; *cached* reuses the compiled plan, as a rerun or a dashboard refresh "
+        "does. Hand is the hand SQL on the engine's own DuckDB connection, then "
         "`.to_pandas()`. **ratio** = Strata / hand.",
         "- **SQL chars**: length of the physical SQL Strata generated.",
         "",
@@ -328,19 +334,23 @@ def _question_table(size: SizeResult) -> list[str]:
         "rows",
         "compile",
         *STAGES,
-        "Strata",
+        "Strata cached",
+        "Strata cold",
         "hand",
-        "ratio",
+        "ratio cached",
+        "ratio cold",
         "SQL chars",
     ]
     lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
     for q in size.questions:
         stages = " | ".join(f"{ms:.2f}" for _, ms in q.stage_ms)
-        ratio = f"{q.ratio:.2f}" if q.ratio <= RATIO_GOAL else f"**{q.ratio:.2f}**"
+        ratio, cold = (
+            f"{r:.2f}" if r <= RATIO_GOAL else f"**{r:.2f}**" for r in (q.ratio, q.cold_ratio)
+        )
         lines.append(
             f"| {q.name} | {'yes' if q.correct else '**no**'} | {q.rows:,} "
-            f"| {q.compile_ms:.2f} | {stages} | {q.strata_ms:.1f} | {q.hand_ms:.1f} "
-            f"| {ratio} | {q.sql_chars:,} |"
+            f"| {q.compile_ms:.2f} | {stages} | {q.strata_ms:.1f} | {q.cold_ms:.1f} "
+            f"| {q.hand_ms:.1f} | {ratio} | {cold} | {q.sql_chars:,} |"
         )
     return lines
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
-from engine.compile import compile_request
+from engine.compile import Compiled, compile_request
 from physical.backend import Backend, connect
 from semantic.load import load_model
 from semantic.model import Model
@@ -47,9 +48,14 @@ class Engine:
     ) AS "f0"
     """
 
+    # Compiled requests kept per engine: a model never changes under an engine, and a
+    # Streamlit page or a dashboard sends the same requests again and again.
+    PLAN_CACHE_SIZE = 512
+
     def __init__(self, model: Model):
         self.model = model
         self._backends: dict[str, Backend] = {}
+        self._plans: OrderedDict[tuple, Compiled] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -64,11 +70,11 @@ class Engine:
         pretty: bool = False,
     ) -> str:
         """The physical SQL for `logical_sql`, without running it."""
-        query = compile_request(logical_sql, self.model, dialect, user).query
+        query = self._compiled(logical_sql, dialect, user).query
         return query.pretty if pretty else query.sql
 
     def query(self, logical_sql: str, user: str | None = None) -> Result:
-        compiled = compile_request(logical_sql, self.model, None, user)
+        compiled = self._compiled(logical_sql, None, user)
         backend = self._backend(compiled.query.database)
         t0 = time.perf_counter()
         table = backend.run(compiled.query.sql)
@@ -77,6 +83,28 @@ class Engine:
         t2 = time.perf_counter()
         timings = (*compiled.timings, ("execute", (t1 - t0) * 1000), ("convert", (t2 - t1) * 1000))
         return Result(df, compiled.query.sql, logical_sql, timings)
+
+    def _compiled(self, text: str, dialect: str | None, user: str | None) -> Compiled:
+        """Compile, or reuse an earlier compilation; a reuse reports its own timing."""
+        start = time.perf_counter()
+        key = (text, dialect, user)
+        with self._lock:
+            cached = self._plans.get(key)
+            if cached is not None:
+                self._plans.move_to_end(key)
+        if cached is not None:
+            return replace(cached, timings=(("plan cache", (time.perf_counter() - start) * 1000),))
+        compiled = compile_request(text, self.model, dialect, user)
+        with self._lock:
+            self._plans[key] = compiled
+            if len(self._plans) > self.PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        return compiled
+
+    def clear_plan_cache(self) -> None:
+        """Forget compiled requests (a later issue calls this when session variables change)."""
+        with self._lock:
+            self._plans.clear()
 
     def close(self) -> None:
         with self._lock:

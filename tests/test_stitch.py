@@ -42,3 +42,8 @@ def test_stitch_uses_is_not_distinct_from_and_never_the_or_is_null_form(tiny):
 def test_every_division_is_guarded_by_nullif(tiny):
     sql = tiny.explain('SELECT "Customer"."Type", "Facts"."Unpaid Share" FROM "Tiny"')
     assert sql.count(" / ") == sql.count("/ NULLIF(") == 1
+
+
+def test_a_fact_is_summed_by_its_join_keys_before_its_dimensions_are_joined(tiny):
+    sql = tiny.explain('SELECT "Customer"."Area", "Facts"."Billed" FROM "Tiny"')
+    assert 'GROUP BY "invoice"."customer_id") AS "invoice" LEFT JOIN "customer"' in sql
