@@ -155,6 +155,8 @@ def _coalesce(columns: list[exp.Expression]) -> exp.Expression:
 
 
 def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: Model) -> exp.Select:
+    if fact.anchor is not None:
+        return _anchored_select(fact, grain, filters, model)
     dimensions = [_physical(g, model) for g in grain]
     base = fact.source.base
     if fact.preaggregate:
@@ -177,9 +179,55 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
     )
     if filters:
         select.set("where", _where(_physical(c, model) for c in filters))
-    if dimensions:
+    if dimensions and (measures or not _has_key(base, dimensions, model)):
         select.set("group", exp.Group(expressions=[d.copy() for d in dimensions]))
     return select
+
+
+def _anchored_select(
+    fact: FactQuery, grain: list[exp.Expression], filters, model: Model
+) -> exp.Select:
+    """Distinct attribute rows of the anchor's tables that some fact row relates to."""
+    anchor = fact.anchor
+    paths = model.join_paths(fact.source.base)
+    below = {t for t, path in paths.items() if path and path[0] == anchor}
+    outer_steps = [s for s in fact.joins if s.table in below and s != anchor]
+    inner_steps = [s for s in fact.joins if s.table not in below]
+    outer_filters, inner_filters = [], []
+    for condition in filters:
+        physical = _physical(condition, model)
+        tables = {c.table for c in physical.find_all(exp.Column)}
+        (outer_filters if tables <= below else inner_filters).append(physical)
+    related = exp.Select(
+        expressions=[exp.Literal.number(1)],
+        from_=exp.From(this=_table(fact.source.base, model)),
+        joins=[
+            exp.Join(this=_table(s.table, model), on=_join_condition(s.join), side="LEFT")
+            for s in inner_steps
+        ],
+        where=_where([_join_condition(anchor.join), *inner_filters]),
+    )
+    dimensions = [_physical(g, model) for g in grain]
+    select = exp.Select(
+        expressions=[_alias(d, f"d{k}") for k, d in enumerate(dimensions)],
+        from_=exp.From(this=_table(anchor.table, model)),
+        joins=[
+            exp.Join(this=_table(s.table, model), on=_join_condition(s.join), side="LEFT")
+            for s in outer_steps
+        ],
+        where=_where([*outer_filters, exp.Exists(this=related)]),
+    )
+    if dimensions and not _has_key(anchor.table, dimensions, model):
+        select.set("group", exp.Group(expressions=[d.copy() for d in dimensions]))
+    return select
+
+
+def _has_key(table: str, dimensions: list[exp.Expression], model: Model) -> bool:
+    """Whether `table`'s primary key is among the selected columns, making rows distinct
+    already: the other tables are joined many-to-one, so they never repeat a row."""
+    key = model.table(table).primary_key
+    selected = {d.name for d in dimensions if isinstance(d, exp.Column) and d.table == table}
+    return bool(key) and set(key) <= selected
 
 
 def _join_condition(join) -> exp.Expression:

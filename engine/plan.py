@@ -24,6 +24,9 @@ class FactQuery:
     measures: tuple[LogicalColumn, ...]
     # Base-table columns to aggregate by before joining the dimensions; () when not worth it.
     preaggregate: tuple[str, ...] = ()
+    # Without measures: read this first-hop table's rows and keep those that some fact row
+    # relates to (EXISTS), instead of grouping the fact's rows. None: group the fact.
+    anchor: JoinStep | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,11 @@ def _dimension_query(
     for table, source in candidates:
         joins, _ = _reach(source, needed, model)
         if joins is not None:
-            return FactQuery(table, source, joins, ())
+            query = FactQuery(table, source, joins, ())
+            if table in facts:
+                grain = [request.outputs[i].expr for i, o in enumerate(request.outputs)]
+                return replace(query, anchor=_anchor(query, grain, model))
+            return query
     shown = ", ".join(sorted(request.names.get(ref, quoted(*ref)) for ref in set(needed.values())))
     raise LogicalSQLError(
         f"these columns are not related through any fact of {quoted(area.name)}: {shown}",
@@ -219,3 +226,19 @@ def _with_preaggregation(
     if primary_key and set(primary_key) <= set(keys):
         return fact  # one row per base row: nothing to gain
     return replace(fact, preaggregate=tuple(keys))
+
+
+def _anchor(fact: FactQuery, grain: list[exp.Expression], model: Model) -> JoinStep | None:
+    """The first-hop table below which every selected attribute lies, if there is one.
+
+    The seed question selects customer columns and filters on the e-service: reading the
+    customers and testing EXISTS on their subscriptions does the work once per customer,
+    where grouping the subscriptions does it once per subscription and dedups text keys.
+    """
+    tables = set(_physical_tables(grain, model))
+    paths = model.join_paths(fact.source.base)
+    hops = {paths[t][0] for t in tables if paths.get(t)}
+    if len(hops) != 1 or fact.source.base in tables:
+        return None
+    (hop,) = hops
+    return hop if hop.join.many == fact.source.base else None

@@ -47,3 +47,10 @@ def test_every_division_is_guarded_by_nullif(tiny):
 def test_a_fact_is_summed_by_its_join_keys_before_its_dimensions_are_joined(tiny):
     sql = tiny.explain('SELECT "Customer"."Area", "Facts"."Billed" FROM "Tiny"')
     assert 'GROUP BY "invoice"."customer_id") AS "invoice" LEFT JOIN "customer"' in sql
+
+
+def test_attributes_of_one_side_of_a_fact_are_read_once_and_tested_with_exists(tiny):
+    sql = tiny.explain(
+        'SELECT "Customer"."Name" FROM "Tiny" WHERE "Service"."Service" = \'e-bill\''
+    )
+    assert 'FROM "customer" AS "customer"' in sql and 'EXISTS(SELECT 1 FROM "subscription"' in sql
