@@ -80,6 +80,9 @@ def check(model_dir: Annotated[Path, typer.Argument(help="Model folder.")] = DEF
             typer.echo(str(error))
         typer.echo(f"{len(e.errors)} error(s) in {model_dir}", err=True)
         raise typer.Exit(1) from None
+    except StrataError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
     columns = sum(len(a.columns()) for a in model.subject_areas)
     typer.echo(
         f"{model_dir}: ok — {len(model.tables)} physical tables, "

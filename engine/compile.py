@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from engine.errors import LogicalSQLError
 from engine.generate import GeneratedQuery, generate
 from engine.parse import parse
 from engine.plan import plan
@@ -34,12 +35,16 @@ def compile_request(
     t0 = clock()
     request = parse(text)
     t1 = clock()
-    resolved = resolve(request, model, user)
-    t2 = clock()
-    planned = plan(resolved, model)
-    t3 = clock()
-    query = generate(planned, model, dialect or model.database(planned.database).dialect)
-    t4 = clock()
+    try:
+        resolved = resolve(request, model, user)
+        t2 = clock()
+        planned = plan(resolved, model)
+        t3 = clock()
+        query = generate(planned, model, dialect or model.database(planned.database).dialect)
+        t4 = clock()
+    except RecursionError:
+        # sqlglot walks some trees recursively; a thousand nested conditions exhaust it.
+        raise LogicalSQLError("the request is nested too deeply to compile") from None
     stages = ("parse", "resolve", "plan", "generate")
     marks = (t0, t1, t2, t3, t4)
     return Compiled(

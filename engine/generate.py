@@ -354,8 +354,8 @@ def _wrapped(tree: exp.Expression) -> exp.Expression:
 
 
 def _safe_division(tree: exp.Select) -> exp.Select:
-    """Every `x / y` becomes `x / NULLIF(y, 0)`: no engine then fails or returns infinity."""
-    for node in list(tree.find_all(exp.Div)):
+    """Every `x / y` and `x % y` gets `NULLIF(y, 0)`: no engine then fails or returns infinity."""
+    for node in list(tree.find_all(exp.Div, exp.Mod)):
         divisor = node.expression
         literal = isinstance(divisor, exp.Literal) and not divisor.is_string
         if not isinstance(divisor, exp.Nullif) and not (literal and float(divisor.this) != 0):

@@ -6,8 +6,16 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from engine.errors import LogicalSQLError
+
+
+class LogicalSQL(Dialect):
+    """Oracle BI's Logical SQL as sqlglot reads it: the default dialect, except that
+    `ORDER BY x` means NULLS LAST, as on DuckDB and Oracle, unless written otherwise."""
+
+    NULL_ORDERING = "nulls_are_last"
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,22 @@ _ALLOWED = (
     exp.Tuple,
 )
 # DISTINCT is accepted and changes nothing: results are one row per attribute combination.
+# Names that sqlglot writes back as raw text: only these may appear (EXTRACT's part, types).
+_DATE_PARTS = {"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND"}
+_TYPES = {
+    exp.DataType.Type.VARCHAR,
+    exp.DataType.Type.CHAR,
+    exp.DataType.Type.TEXT,
+    exp.DataType.Type.INT,
+    exp.DataType.Type.BIGINT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.DECIMAL,
+    exp.DataType.Type.DOUBLE,
+    exp.DataType.Type.FLOAT,
+    exp.DataType.Type.DATE,
+    exp.DataType.Type.TIMESTAMP,
+    exp.DataType.Type.BOOLEAN,
+}
 _CLAUSES = {"expressions", "from_", "where", "order", "limit", "offset", "distinct"}
 _CLAUSE_NAMES = {"joins": "JOIN", "group": "GROUP BY", "with_": "WITH", "order": "ORDER BY"}
 
@@ -104,7 +128,9 @@ def parse(text: str) -> LogicalRequest:
     ('Retail', 5, '"Customer"."Region"')
     """
     try:
-        statements = [s for s in sqlglot.parse(text) if s is not None]
+        statements = [s for s in sqlglot.parse(text, read=LogicalSQL) if s is not None]
+    except RecursionError:
+        raise LogicalSQLError("the request is nested too deeply to read") from None
     except sqlglot.errors.ParseError as e:
         first = e.errors[0] if e.errors else {}
         # sqlglot's description ends with a token's repr; the highlighted text reads better.
@@ -122,8 +148,11 @@ def parse(text: str) -> LogicalRequest:
         )
     stmt = statements[0]
     if not isinstance(stmt, exp.Select):
+        # sqlglot may read an unknown command as something else (INSTALL x as an alias):
+        # the first word is what the user wrote.
+        word = text.split()[0].upper()
         raise LogicalSQLError(
-            f"only SELECT requests are allowed in Logical SQL, not {stmt.key.upper()}",
+            f"only SELECT requests are allowed in Logical SQL, not {word}",
             "Logical SQL reads subject areas; it never changes data or the model",
         )
     return LogicalRequest(
@@ -147,6 +176,16 @@ def _subject_area(stmt: exp.Select) -> str:
             "HAVING": "put conditions on measures in WHERE",
         }
         raise LogicalSQLError(f"{clause} is not supported in Logical SQL", hints.get(clause))
+    distinct = stmt.args.get("distinct")
+    if distinct is not None and distinct.args.get("on"):
+        raise LogicalSQLError("DISTINCT ON is not supported in Logical SQL")
+    fetch = stmt.args.get("limit")
+    options = fetch.args.get("limit_options") if isinstance(fetch, exp.Fetch) else None
+    if options is not None and (options.args.get("percent") or options.args.get("with_ties")):
+        raise LogicalSQLError(
+            "FETCH FIRST ... PERCENT and WITH TIES are not supported",
+            "use FETCH FIRST n ROWS ONLY",
+        )
     source = stmt.args.get("from_")
     table = source.this if source else None
     if not isinstance(table, exp.Table) or not table.name:
@@ -188,6 +227,11 @@ def _count(node: exp.Expression | None) -> int | None:
 
 def _checked(tree: exp.Expression) -> exp.Expression:
     for node in tree.walk():
+        if isinstance(node, exp.TryCast):
+            raise LogicalSQLError("TRY_CAST is not supported", "use CAST")
+        if isinstance(node, (exp.Var, exp.DataType, exp.DataTypeParam)):
+            _check_raw_text(node)
+            continue
         if isinstance(node, _ALLOWED):
             if isinstance(node, exp.Column) and (node.args.get("db") or node.args.get("catalog")):
                 raise LogicalSQLError(
@@ -197,6 +241,28 @@ def _checked(tree: exp.Expression) -> exp.Expression:
             continue
         raise _refusal(node)
     return tree
+
+
+def _check_raw_text(node: exp.Expression) -> None:
+    """sqlglot writes a Var or a type's name back as it was read, so a whitelist is all that
+    stands between user text and the database here."""
+    if isinstance(node, exp.Var):
+        if isinstance(node.parent, exp.Extract) and node.name.upper() in _DATE_PARTS:
+            return
+        raise LogicalSQLError(
+            f"'{node.name}' is not allowed here",
+            f"EXTRACT takes one of {', '.join(sorted(_DATE_PARTS))}",
+        )
+    if isinstance(node, exp.DataTypeParam):
+        value = node.this
+        if isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit():
+            return
+        raise LogicalSQLError(f"type parameter {node.sql()} must be a whole number")
+    if node.this not in _TYPES or node.args.get("kind"):
+        raise LogicalSQLError(
+            f"CAST to {node.sql()} is not supported",
+            "types: " + ", ".join(sorted(t.value for t in _TYPES)),
+        )
 
 
 def _refusal(node: exp.Expression) -> LogicalSQLError:
@@ -212,5 +278,5 @@ def _refusal(node: exp.Expression) -> LogicalSQLError:
         )
     if isinstance(node, (exp.Select, exp.Subquery, exp.Exists)):
         return LogicalSQLError("subqueries are not supported in Logical SQL")
-    name = node.name.upper() if isinstance(node, exp.Func) and node.name else node.key.upper()
+    name = node.name.upper() if isinstance(node, exp.Anonymous) else node.key.upper()
     return LogicalSQLError(f"{name} is not supported in Logical SQL")

@@ -163,8 +163,8 @@ def _dimension_query(
         if joins is not None:
             query = FactQuery(table, source, joins, ())
             if table in facts:
-                grain = [request.outputs[i].expr for i, o in enumerate(request.outputs)]
-                return replace(query, anchor=_anchor(query, grain, model))
+                grain = [o.expr for o in request.outputs]
+                return replace(query, anchor=_anchor(query, grain, request.filters, model))
             return query
     shown = ", ".join(sorted(request.names.get(ref, quoted(*ref)) for ref in set(needed.values())))
     raise LogicalSQLError(
@@ -228,12 +228,16 @@ def _with_preaggregation(
     return replace(fact, preaggregate=tuple(keys))
 
 
-def _anchor(fact: FactQuery, grain: list[exp.Expression], model: Model) -> JoinStep | None:
-    """The first-hop table below which every selected attribute lies, if there is one.
+def _anchor(fact: FactQuery, grain: list[exp.Expression], filters, model: Model) -> JoinStep | None:
+    """The first-hop table below which every selected attribute lies, if reading it and
+    testing EXISTS on the fact returns exactly what grouping the fact's rows returns.
 
     The seed question selects customer columns and filters on the e-service: reading the
     customers and testing EXISTS on their subscriptions does the work once per customer,
     where grouping the subscriptions does it once per subscription and dedups text keys.
+    The two differ only for a fact row whose customer is missing (a NULL or dangling key),
+    where every customer column is NULL; a filter that rejects NULL customer columns (Customer
+    Type = 'Household') removes that row from both, so only then is the anchor used.
     """
     tables = set(_physical_tables(grain, model))
     paths = model.join_paths(fact.source.base)
@@ -241,4 +245,38 @@ def _anchor(fact: FactQuery, grain: list[exp.Expression], model: Model) -> JoinS
     if len(hops) != 1 or fact.source.base in tables:
         return None
     (hop,) = hops
-    return hop if hop.join.many == fact.source.base else None
+    below = {t for t, path in paths.items() if path and path[0] == hop}
+    if hop.join.many != fact.source.base or not any(
+        _rejects_null(f, below, model) for f in filters
+    ):
+        return None
+    return hop
+
+
+_NULL_REJECTING = (
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Like,
+    exp.ILike,
+    exp.In,
+    exp.Between,
+)
+
+
+def _rejects_null(condition: exp.Expression, tables: set[str], model: Model) -> bool:
+    """Whether `condition` is false or NULL when every column of `tables` is NULL: a plain
+    column of those tables compared with constants."""
+    if not isinstance(condition, _NULL_REJECTING) or not isinstance(condition.this, exp.Column):
+        return False
+    ref = condition.this
+    physical = model.logical_column(ref.table, ref.name).expr
+    others = [n for n in condition.iter_expressions() if n is not ref]
+    return (
+        isinstance(physical, exp.Column)
+        and physical.table in tables
+        and not any(o.find(exp.Column) for o in others)
+    )

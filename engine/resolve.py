@@ -56,17 +56,19 @@ def resolve(request: LogicalRequest, model: Model, user: str | None = None) -> R
     area = _subject_area(request.subject_area, model)
     scope = _Scope(area, model)
     outputs = [_output(item.expr, item.alias, scope) for item in request.select]
-    if not outputs:
+    if not any(_refs(o.expr) for o in outputs):
         raise LogicalSQLError("select at least one presentation column")
     filters: list[exp.Expression] = []
     measure_filters: list[exp.Expression] = []
     for condition in _conjuncts(request.where):
         resolved = scope.resolve(condition)
-        if scope.is_measure(resolved, "a filter"):
+        # A constant condition (1 = 0) filters rows before aggregation, as in SQL.
+        if _refs(resolved) and scope.is_measure(resolved, "a filter"):
             measure_filters.append(resolved)
         else:
             filters.append(resolved)
-    order_by = tuple(_ordering(item, outputs, scope) for item in request.order_by)
+    orderings = (_ordering(item, outputs, scope) for item in request.order_by)
+    order_by = tuple(o for o in orderings if o is not None)
     return ResolvedRequest(
         request=request,
         subject_area=area,
@@ -140,7 +142,9 @@ class _Scope:
 
     def _is_physical(self, node: exp.Column) -> bool:
         if node.table:
-            return any(t.name == node.table for t in self.model.tables)
+            return any(
+                t.name == node.table and node.name in t.column_names() for t in self.model.tables
+            )
         return not any(n == node.name for _, n in self.columns) and any(
             node.name in t.column_names() for t in self.model.tables
         )
@@ -228,35 +232,58 @@ def _unique_names(outputs: list[Output], scope: _Scope) -> list[Output]:
 
 
 def _conjuncts(where: exp.Expression | None) -> list[exp.Expression]:
-    if where is None:
-        return []
-    if isinstance(where, exp.Paren):
-        return _conjuncts(where.this)
-    if isinstance(where, exp.And):
-        return [*_conjuncts(where.this), *_conjuncts(where.expression)]
-    return [where]
+    # A loop, not recursion: a request may AND together a thousand conditions.
+    found, stack = [], [where] if where is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, exp.Paren):
+            stack.append(node.this)
+        elif isinstance(node, exp.And):
+            stack.extend((node.expression, node.this))
+        else:
+            found.append(node)
+    return found
 
 
-def _ordering(item: OrderItem, outputs: list[Output], scope: _Scope) -> Ordering:
-    # Sort NULLs last unless asked otherwise, the same on every engine.
-    nulls_first = bool(item.nulls_first)
+def _ordering(item: OrderItem, outputs: list[Output], scope: _Scope) -> Ordering | None:
+    """Which output to sort by; None for a constant, which orders nothing."""
     node = item.expr
-    if isinstance(node, exp.Literal) and not node.is_string:
+    if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
         position = int(node.this)
         if not 1 <= position <= len(outputs):
             raise LogicalSQLError(
                 f"ORDER BY {position} is out of range", f"the request has {len(outputs)} columns"
             )
-        return Ordering(position - 1, item.desc, nulls_first)
-    if isinstance(node, exp.Column) and not node.table:
-        for i, output in enumerate(outputs):
-            if output.name == node.name and not output.hidden:
-                return Ordering(i, item.desc, nulls_first)
-    resolved = scope.resolve(node)
-    for i, output in enumerate(outputs):
-        if output.expr == resolved:
-            return Ordering(i, item.desc, nulls_first)
-    outputs.append(
-        Output(f"__sort{len(outputs)}", resolved, scope.is_measure(resolved, "ORDER BY"), True)
-    )
-    return Ordering(len(outputs) - 1, item.desc, nulls_first)
+        index = position - 1
+    elif isinstance(node, exp.Column) and not node.table and _named(outputs, node.name) is not None:
+        index = _named(outputs, node.name)
+    else:
+        resolved = scope.resolve(node)
+        index = next((i for i, o in enumerate(outputs) if o.expr == resolved), None)
+        if index is None:
+            # Sorting by a column that is not selected would add it to the grain (more rows)
+            # or bring in another fact (other rows): refuse rather than change the answer.
+            selected = {ref for o in outputs for ref in _refs(o.expr)}
+            for ref in _refs(resolved) - selected:
+                raise LogicalSQLError(
+                    f"ORDER BY {scope.names[ref]} sorts by a column that is not selected",
+                    "add it to the SELECT list, or sort by a selected column",
+                )
+            outputs.append(
+                Output(
+                    f"__sort{len(outputs)}", resolved, scope.is_measure(resolved, "ORDER BY"), True
+                )
+            )
+            index = len(outputs) - 1
+    if not _refs(outputs[index].expr):
+        return None
+    # Sort NULLs last unless asked otherwise, the same on every engine.
+    return Ordering(index, item.desc, bool(item.nulls_first))
+
+
+def _named(outputs: list[Output], name: str) -> int | None:
+    return next((i for i, o in enumerate(outputs) if o.name == name and not o.hidden), None)
+
+
+def _refs(tree: exp.Expression) -> set[tuple[str, str]]:
+    return {(c.table, c.name) for c in tree.find_all(exp.Column)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
 
 from semantic.errors import ModelError, did_you_mean
 from semantic.join_paths import join_paths
@@ -66,7 +66,7 @@ def _physical(model: Model) -> Iterator[ModelError]:
         for name, sql_type in table.columns:
             try:
                 exp.DataType.build(sql_type)
-            except (ParseError, ValueError):
+            except (SqlglotError, ValueError):
                 yield ModelError(
                     table.span, f"column '{table.name}.{name}' has unknown type '{sql_type}'"
                 )
@@ -127,6 +127,12 @@ def _route(base: str, steps) -> str:
 def _logical(model: Model) -> Iterator[ModelError]:
     tables = {t.name: t for t in model.tables}
     for table in model.logical_tables:
+        if "." in table.name:
+            yield ModelError(
+                table.span,
+                f"logical table name '{table.name}' contains a dot",
+                "presentation columns name logical columns as Table.Column; drop the dot",
+            )
         yield from _sources(model, table, tables)
         for column in table.columns:
             yield from _column_kind(table, column)

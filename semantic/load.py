@@ -292,10 +292,29 @@ def _expression(text: str | None, span: SourceSpan, errors: list[ModelError]):
     if text is None:
         return None
     try:
-        return sqlglot.parse_one(str(text), read=EXPRESSION_DIALECT)
+        trees = [t for t in sqlglot.parse(str(text), read=EXPRESSION_DIALECT) if t is not None]
     except sqlglot.errors.SqlglotError as e:
         errors.append(ModelError(span, f"cannot parse expression {text!r}: {e}"))
         return None
+    if len(trees) != 1 or isinstance(trees[0], _STATEMENTS):
+        errors.append(
+            ModelError(span, f"{text!r} is not one expression", "write a column or a formula")
+        )
+        return None
+    return trees[0]
+
+
+# Whole statements: an expression in a model is one value, never a query or a command.
+_STATEMENTS = (
+    exp.Query,
+    exp.Command,
+    exp.Block,
+    exp.Create,
+    exp.Drop,
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+)
 
 
 def _subject_area(area, doc: Located, at: tuple, errors: list[ModelError]) -> SubjectArea:

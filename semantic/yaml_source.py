@@ -48,7 +48,16 @@ def read_yaml(path: Path, display: str | None = None) -> Located:
     ({'a': [{'name': 'x'}]}, 'm.yaml:2:5')
     """
     file = display or str(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelErrors(
+            [
+                ModelError(
+                    SourceSpan(file, 1, 1), f"not UTF-8 text (byte {e.start}); save it as UTF-8"
+                )
+            ]
+        ) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -57,7 +66,11 @@ def read_yaml(path: Path, display: str | None = None) -> Located:
         raise ModelErrors([ModelError(span, f"invalid YAML: {e.problem or e}")]) from None
     spans: dict[Path_, SourceSpan] = {}
     errors: list[ModelError] = []
-    data = _build(root, (), file, spans, errors) if root is not None else {}
+    try:
+        data = _build(root, (), file, spans, errors) if root is not None else {}
+    except RecursionError:
+        # An alias inside itself (x: &a [*a]) makes an endless tree.
+        raise ModelErrors([ModelError(_span(file, root), "an alias refers to itself")]) from None
     if errors:
         raise ModelErrors(errors)
     return Located(file, data, MappingProxyType(spans))
@@ -73,7 +86,7 @@ def _build(node: yaml.Node, path: Path_, file: str, spans: dict, errors: list) -
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(_SCALARS.construct_object(key_node))
+            key = str(_build(key_node, (*path, "<key>"), file, spans, errors))
             if key in out:
                 errors.append(ModelError(_span(file, key_node), f"duplicate key '{key}'"))
                 continue
@@ -82,4 +95,9 @@ def _build(node: yaml.Node, path: Path_, file: str, spans: dict, errors: list) -
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), file, spans, errors) for i, item in enumerate(node.value)]
-    return _SCALARS.construct_object(node)
+    try:
+        return _SCALARS.construct_object(node)
+    except (yaml.YAMLError, ValueError) as e:
+        # A bad tagged scalar (!!int abc) or an unknown tag (!custom).
+        errors.append(ModelError(_span(file, node), f"cannot read this value: {e}".split("\n")[0]))
+        return None

@@ -93,3 +93,51 @@ def test_a_request_the_database_refuses_raises_a_strata_error_with_its_reason(ti
     with pytest.raises(QueryError) as caught:
         tiny.query('SELECT CAST("Customer"."Name" AS INTEGER) AS "n" FROM "Tiny"')
     assert "the database refused the query: Conversion Error" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "clause",
+    ["FETCH FIRST 20 PERCENT ROWS ONLY", 'ORDER BY "Customer"."Type" FETCH FIRST 1 ROWS WITH TIES'],
+)
+def test_fetch_percent_and_with_ties_are_refused_not_ignored(tiny, clause):
+    assert "not supported" in _error(tiny, f'SELECT "Customer"."Type" FROM "Tiny" {clause}')
+
+
+def test_distinct_on_is_refused_not_ignored(tiny):
+    message = _error(tiny, 'SELECT DISTINCT ON ("Customer"."Type") "Customer"."Name" FROM "Tiny"')
+    assert "DISTINCT ON" in message
+
+
+def test_sorting_by_a_column_not_selected_is_refused_rather_than_regrouped(tiny):
+    message = _error(tiny, 'SELECT "Facts"."Billed" FROM "Tiny" ORDER BY "Customer"."Area"')
+    assert 'ORDER BY "Customer"."Area" sorts by a column that is not selected' in message
+
+
+def test_sorting_by_a_measure_not_selected_is_refused_rather_than_joined(tiny):
+    message = _error(tiny, 'SELECT "Customer"."Name" FROM "Tiny" ORDER BY "Facts"."Billed" DESC')
+    assert "not selected" in message
+
+
+def test_a_request_of_constants_only_is_refused(tiny):
+    assert "select at least one presentation column" in _error(tiny, 'SELECT 1 FROM "Tiny"')
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        'SELECT "Customer"."Name" FROM "Tiny" WHERE ' + "(" * 60 + "1 = 1" + ")" * 60,
+        'SELECT "Customer"."Name" FROM "Tiny" WHERE '
+        + " AND ".join(f'"Customer"."Customer Id" <> {i}' for i in range(1500)),
+    ],
+    ids=["nested-parentheses", "many-conditions"],
+)
+def test_very_deep_requests_get_an_error_or_an_answer_never_a_crash(tiny, request_text):
+    try:
+        tiny.explain(request_text)
+    except LogicalSQLError as e:
+        assert "nested too deeply" in str(e)
+
+
+def test_case_insensitive_names_work_when_a_folder_shares_a_table_name(tiny):
+    sql = tiny.explain('SELECT "customer"."customer id" FROM "Tiny"')
+    assert '"customer"."customer_id"' in sql

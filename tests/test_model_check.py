@@ -194,3 +194,50 @@ def test_strata_check_exits_0_with_a_summary_on_the_demo():
     done = _strata("check", "models/demo")
     assert done.returncode == 0
     assert done.stdout.count("\n") == 1 and "ok" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        (
+            "physical.yaml",
+            "customer_id: integer, name: varchar, customer_type",
+            "customer_id: !!int abc, name: varchar, customer_type",
+            "cannot read this value",
+        ),
+        (
+            "physical.yaml",
+            "area_id: integer, name: varchar}",
+            "area_id: !custom x, name: varchar}",
+            "cannot read this value",
+        ),
+        (
+            "physical.yaml",
+            "area_id: integer, name: varchar}",
+            'area_id: "int\'", name: varchar}',
+            "has unknown type",
+        ),
+        (
+            "business.yaml",
+            "expr: invoice.paid,",
+            "expr: 'invoice.paid; DROP TABLE x',",
+            "is not one expression",
+        ),
+        ("business.yaml", "  - name: Area\n", "  - name: A.rea\n", "contains a dot"),
+    ],
+    ids=["bad-int-tag", "unknown-tag", "bad-type", "two-statements", "dotted-name"],
+)
+def test_odd_yaml_is_an_error_with_a_position_never_a_crash(model_dir, file, old, new, message):
+    line = _edit(model_dir, file, old, new)
+    errors = _errors(model_dir)
+    assert any(e.startswith(_at(model_dir, file, line)) and message in e for e in errors), errors
+
+
+def test_an_alias_inside_itself_is_an_error(tmp_path):
+    (tmp_path / "m.yaml").write_text("x: &a [*a]\n")
+    assert "an alias refers to itself" in _errors(tmp_path)[0]
+
+
+def test_a_file_that_is_not_utf8_is_an_error(tmp_path):
+    (tmp_path / "m.yaml").write_bytes(b"databases: []\n# caf\xe9\n")
+    assert "not UTF-8" in _errors(tmp_path)[0]

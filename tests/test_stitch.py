@@ -49,8 +49,9 @@ def test_a_fact_is_summed_by_its_join_keys_before_its_dimensions_are_joined(tiny
     assert 'GROUP BY "invoice"."customer_id") AS "invoice" LEFT JOIN "customer"' in sql
 
 
-def test_attributes_of_one_side_of_a_fact_are_read_once_and_tested_with_exists(tiny):
+def test_households_of_a_service_are_read_from_customers_and_tested_with_exists(tiny):
     sql = tiny.explain(
-        'SELECT "Customer"."Name" FROM "Tiny" WHERE "Service"."Service" = \'e-bill\''
+        'SELECT "Customer"."Name" FROM "Tiny" '
+        'WHERE "Customer"."Type" = \'Household\' AND "Service"."Service" = \'e-bill\''
     )
     assert 'FROM "customer" AS "customer"' in sql and 'EXISTS(SELECT 1 FROM "subscription"' in sql

@@ -24,4 +24,7 @@ INSERT INTO service VALUES (1, 'e-bill'), (2, 'sms-bill'), (3, 'e-payment');
 
 CREATE TABLE subscription (subscription_id INTEGER PRIMARY KEY, customer_id INTEGER,
                            service_id INTEGER);
-INSERT INTO subscription VALUES (1, 1, 1), (2, 2, 1), (3, 2, 2), (4, 3, 3), (5, 4, 1);
+INSERT INTO subscription VALUES (1, 1, 1), (2, 2, 1), (3, 2, 2), (4, 3, 3), (5, 4, 1),
+  (6, NULL, 1),                                                          -- no customer
+  (7, 99, 2),                                                            -- unknown customer
+  (8, 3, NULL);                                                          -- no service

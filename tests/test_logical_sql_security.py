@@ -1,0 +1,41 @@
+"""Nothing a user writes reaches the database as SQL text: only presentation columns,
+literals and whitelisted words (EXTRACT's date parts, type names) get through."""
+
+import pytest
+
+from engine import LogicalSQLError
+
+# Each smuggles a subquery over a physical table through a place sqlglot writes back raw.
+SMUGGLED = [
+    'SELECT "Customer"."Type", EXTRACT("year FROM DATE \'2020-01-01\') || '
+    "(SELECT string_agg(name, ',') FROM customer) || EXTRACT(year\" FROM CURRENT_DATE) "
+    'AS leak FROM "Tiny"',
+    'SELECT CAST("Customer"."Type" AS VARCHAR("1)) || (SELECT 1) || CAST(1 AS VARCHAR(1")) '
+    'FROM "Tiny"',
+    'SELECT CAST("Customer"."Type" AS "x) || (SELECT 1) || CAST(1 AS VARCHAR") FROM "Tiny"',
+]
+
+
+@pytest.mark.parametrize("request_text", SMUGGLED, ids=["extract-part", "type-param", "type-name"])
+def test_sql_smuggled_through_raw_words_is_refused(tiny, request_text):
+    with pytest.raises(LogicalSQLError):
+        tiny.query(request_text)
+
+
+def test_whitelisted_date_parts_and_types_still_work(tiny):
+    result = tiny.query(
+        'SELECT "Customer"."Name", CAST("Facts"."Billed" AS DECIMAL(10, 1)) AS "b", '
+        'EXTRACT(YEAR FROM CAST(\'2025-03-01\' AS DATE)) AS "y" FROM "Tiny" '
+        'WHERE "Customer"."Customer Id" = 1'
+    )
+    assert result.df.to_dict("records") == [{"Name": "Amra", "b": 30.0, "y": 2025}]
+
+
+def test_try_cast_is_refused_because_postgres_would_raise_instead(tiny):
+    with pytest.raises(LogicalSQLError, match="TRY_CAST"):
+        tiny.explain('SELECT TRY_CAST("Customer"."Name" AS INT) FROM "Tiny"')
+
+
+def test_an_unknown_command_is_named_as_written(tiny):
+    with pytest.raises(LogicalSQLError, match="not INSTALL"):
+        tiny.explain("INSTALL httpfs")
