@@ -107,7 +107,9 @@ def _base_measures(trees: Iterable[exp.Expression], model: Model) -> list[Logica
     return found
 
 
-def _reach(source: LogicalSource, tables: Iterable[str], model: Model):
+def _reach(
+    source: LogicalSource, tables: Iterable[str], model: Model
+) -> tuple[tuple[JoinStep, ...] | None, str | None]:
     """The joins from the source's base to every table, or the first table it cannot reach."""
     paths = model.join_paths(source.base)
     steps: dict[str, JoinStep] = {}
