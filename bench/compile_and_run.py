@@ -108,17 +108,18 @@ def _question(
 ) -> QuestionResult:
     strata = engine.query(question.logical_sql)
     # The engine's own connection, so both sides share DuckDB's buffer cache and threads.
-    backend = engine._backend(compile_request(question.logical_sql, engine.model).query.database)
+    compiled = compile_request(question.logical_sql, engine.model, engine.session())
+    backend = engine._backend(compiled.query.database)
     hand = backend.run(question.hand_sql).to_pandas()
     difference = first_difference(strata.df, hand, question.ordered)
 
     # One call first, untimed: it pays for lazy imports and sqlglot's first-use caches.
-    compile_request(question.logical_sql, engine.model)
+    compile_request(question.logical_sql, engine.model, engine.session())
     totals: list[float] = []
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     for _ in range(compile_repeat):
         t0 = time.perf_counter()
-        compiled = compile_request(question.logical_sql, engine.model)
+        compiled = compile_request(question.logical_sql, engine.model, engine.session())
         totals.append((time.perf_counter() - t0) * 1000)
         for stage, ms in compiled.timings:
             stages[stage].append(ms)

@@ -132,6 +132,25 @@ def explain(
 
 @app.command()
 @_user_errors
+def users(model: ModelOption = DEFAULT_MODEL) -> None:
+    """List users, their roles and their session variables as login resolves them."""
+    from engine import Engine
+
+    engine = Engine.open(model)
+    security = engine.model.security
+    if not security.users:
+        typer.echo(f"{model}: no users declared; every request runs unrestricted")
+        return
+    for user in security.users:
+        session = engine.session(user.name)
+        kind = " (administrator)" if session.administrator else ""
+        typer.echo(f"{user.name}{kind}: roles {', '.join(sorted(session.roles)) or '-'}")
+        for name, values in sorted(session.variables.items()):
+            typer.echo(f"  {name} = {', '.join(map(str, values)) or '(no values)'}")
+
+
+@app.command()
+@_user_errors
 def serve(
     model: ModelOption = DEFAULT_MODEL,
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,

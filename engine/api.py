@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.compile import Compiled, compile_request
+from engine.session import Session, login
 from physical.backend import Backend, connect
 from semantic.load import load_model
 from semantic.model import Model
@@ -56,6 +57,7 @@ class Engine:
         self.model = model
         self._backends: dict[str, Backend] = {}
         self._plans: OrderedDict[tuple, Compiled] = OrderedDict()
+        self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -69,12 +71,26 @@ class Engine:
         user: str | None = None,
         pretty: bool = False,
     ) -> str:
-        """The physical SQL for `logical_sql`, without running it."""
-        query = self._compiled(logical_sql, dialect, user).query
+        """The physical SQL for `logical_sql` as `user` would run it, without running it."""
+        query = self._compiled(logical_sql, dialect, self.session(user)).query
         return query.pretty if pretty else query.sql
 
+    def session(self, user: str | None = None) -> Session:
+        """Log `user` in once (init blocks run then) and keep the session for this engine."""
+        key = user or ""
+        with self._lock:
+            found = self._sessions.get(key)
+        if found is None:
+            found = login(self.model, user, self._init_rows)
+            with self._lock:
+                self._sessions[key] = found
+        return found
+
+    def _init_rows(self, database: str, sql: str, params) -> list[tuple]:
+        return self._backend(database).rows(sql, dict(params))
+
     def query(self, logical_sql: str, user: str | None = None) -> Result:
-        compiled = self._compiled(logical_sql, None, user)
+        compiled = self._compiled(logical_sql, None, self.session(user))
         backend = self._backend(compiled.query.database)
         t0 = time.perf_counter()
         table = backend.run(compiled.query.sql)
@@ -84,17 +100,17 @@ class Engine:
         timings = (*compiled.timings, ("execute", (t1 - t0) * 1000), ("convert", (t2 - t1) * 1000))
         return Result(df, compiled.query.sql, logical_sql, timings)
 
-    def _compiled(self, text: str, dialect: str | None, user: str | None) -> Compiled:
+    def _compiled(self, text: str, dialect: str | None, session: Session) -> Compiled:
         """Compile, or reuse an earlier compilation; a reuse reports its own timing."""
         start = time.perf_counter()
-        key = (text, dialect, user)
+        key = (text, dialect, session.user)
         with self._lock:
             cached = self._plans.get(key)
             if cached is not None:
                 self._plans.move_to_end(key)
         if cached is not None:
             return replace(cached, timings=(("plan cache", (time.perf_counter() - start) * 1000),))
-        compiled = compile_request(text, self.model, dialect, user)
+        compiled = compile_request(text, self.model, session, dialect)
         with self._lock:
             self._plans[key] = compiled
             if len(self._plans) > self.PLAN_CACHE_SIZE:
@@ -102,9 +118,10 @@ class Engine:
         return compiled
 
     def clear_plan_cache(self) -> None:
-        """Forget compiled requests (a later issue calls this when session variables change)."""
+        """Forget compiled requests and sessions: init blocks run again at the next request."""
         with self._lock:
             self._plans.clear()
+            self._sessions.clear()
 
     def close(self) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ from engine.generate import GeneratedQuery, generate
 from engine.parse import parse
 from engine.plan import plan
 from engine.resolve import resolve
+from engine.session import Session
 from semantic.model import Model
 
 
@@ -20,12 +21,17 @@ class Compiled:
 
 
 def compile_request(
-    text: str, model: Model, dialect: str | None = None, user: str | None = None
+    text: str, model: Model, session: Session, dialect: str | None = None
 ) -> Compiled:
-    """Compile Logical SQL to physical SQL for `dialect` (default: the database's own).
+    """Compile Logical SQL for `session` to physical SQL for `dialect` (default: the database's).
 
+    Every path to data (a query, explain, an export, a campaign list) compiles here, so the
+    session's permissions and row filters cannot be skipped.
+
+    >>> from engine.session import SYSTEM
     >>> from semantic import load_model
-    >>> c = compile_request('SELECT "Time"."Year" FROM "Billing"', load_model("models/demo"))
+    >>> model = load_model("models/demo")
+    >>> c = compile_request('SELECT "Time"."Year" FROM "Billing"', model, SYSTEM)
     >>> c.query.sql.startswith('SELECT "f0"."d0" AS "Year" FROM (SELECT "calendar"."year"')
     True
     >>> [stage for stage, _ in c.timings]
@@ -36,7 +42,7 @@ def compile_request(
     request = parse(text)
     t1 = clock()
     try:
-        resolved = resolve(request, model, user)
+        resolved = resolve(request, model, session)
         t2 = clock()
         planned = plan(resolved, model)
         t3 = clock()

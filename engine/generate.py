@@ -45,10 +45,11 @@ def generate(plan: QueryPlan, model: Model, dialect: str = "duckdb") -> Generate
     >>> from engine.parse import parse
     >>> from engine.resolve import resolve
     >>> from engine.plan import plan
+    >>> from engine.session import SYSTEM
     >>> from semantic import load_model
     >>> m = load_model("models/demo")
     >>> q = generate(plan(resolve(parse('SELECT "Customer"."Customer Type", "Facts"."# Customers" '
-    ...     'FROM "Campaigns"'), m), m), m)
+    ...     'FROM "Campaigns"'), m, SYSTEM), m), m)
     >>> print(q.pretty)
     SELECT
       "f0"."d0" AS "Customer Type",
@@ -83,7 +84,7 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
         for j, measure in enumerate(fact.measures):
             measure_columns[measure.ref] = exp.column(f"m{j}", alias)
         subquery = exp.Subquery(
-            this=_fact_select(fact, grain, request.filters, model),
+            this=_fact_select(fact, grain, fact.filters, model),
             alias=exp.TableAlias(this=exp.to_identifier(alias)),
         )
         if i == 0:

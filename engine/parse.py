@@ -9,6 +9,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
 from engine.errors import LogicalSQLError
+from semantic.valueof import session_variable
 
 
 class LogicalSQL(Dialect):
@@ -232,6 +233,8 @@ def _checked(tree: exp.Expression) -> exp.Expression:
         if isinstance(node, (exp.Var, exp.DataType, exp.DataTypeParam)):
             _check_raw_text(node)
             continue
+        if isinstance(node, exp.Anonymous) and session_variable(node):
+            continue  # VALUEOF(NQ_SESSION.NAME): bound to literals when resolved
         if isinstance(node, _ALLOWED):
             if isinstance(node, exp.Column) and (node.args.get("db") or node.args.get("catalog")):
                 raise LogicalSQLError(

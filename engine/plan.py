@@ -27,6 +27,9 @@ class FactQuery:
     # Without measures: read this first-hop table's rows and keep those that some fact row
     # relates to (EXISTS), instead of grouping the fact's rows. None: group the fact.
     anchor: JoinStep | None = None
+    # Conditions on attributes, applied before aggregation: the request's, and the session's
+    # row filters on every table this query can reach.
+    filters: tuple[exp.Expression, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,11 @@ def plan(request: ResolvedRequest, model: Model) -> QueryPlan:
 
     >>> from engine.parse import parse
     >>> from engine.resolve import resolve
+    >>> from engine.session import SYSTEM
     >>> from semantic import load_model
     >>> m = load_model("models/demo")
     >>> p = plan(resolve(parse('SELECT "Customer"."Distribution Area", "Facts"."Billed Amount", '
-    ...     '"Facts"."# Customers" FROM "Campaigns"'), m), m)
+    ...     '"Facts"."# Customers" FROM "Campaigns"'), m, SYSTEM), m)
     >>> for f in p.facts:
     ...     print(f.table, f.source.base, [s.table for s in f.joins])
     Billing invoice ['customer', 'municipality', 'area']
@@ -63,12 +67,18 @@ def plan(request: ResolvedRequest, model: Model) -> QueryPlan:
             by_fact.setdefault(measure.table, []).append(measure)
         facts = tuple(
             _with_preaggregation(
-                _fact_query(fact, group, needed, request, model), attributes, model
+                _with_filters(_fact_query(fact, group, needed, request, model), request, model),
+                [request.outputs[i].expr for i in grain],
+                model,
             )
             for fact, group in by_fact.items()
         )
     else:
-        facts = (_dimension_query(attributes, needed, request, model),)
+        query = _with_filters(_dimension_query(attributes, needed, request, model), request, model)
+        if model.logical_table(query.table).kind is TableKind.fact:
+            selected = [o.expr for o in request.outputs]
+            query = replace(query, anchor=_anchor(query, selected, query.filters, model))
+        facts = (query,)
     databases = {model.table(f.source.base).database for f in facts}
     if len(databases) > 1:
         raise LogicalSQLError(
@@ -163,11 +173,7 @@ def _dimension_query(
     for table, source in candidates:
         joins, _ = _reach(source, needed, model)
         if joins is not None:
-            query = FactQuery(table, source, joins, ())
-            if table in facts:
-                grain = [o.expr for o in request.outputs]
-                return replace(query, anchor=_anchor(query, grain, request.filters, model))
-            return query
+            return FactQuery(table, source, joins, ())
     shown = ", ".join(sorted(request.names.get(ref, quoted(*ref)) for ref in set(needed.values())))
     raise LogicalSQLError(
         f"these columns are not related through any fact of {quoted(area.name)}: {shown}",
@@ -185,9 +191,25 @@ _DECOMPOSABLE = {
 }
 
 
-def _with_preaggregation(
-    fact: FactQuery, attributes: list[exp.Expression], model: Model
-) -> FactQuery:
+def _with_filters(query: FactQuery, request: ResolvedRequest, model: Model) -> FactQuery:
+    """Attach the request's filters and every row filter whose table the query can reach.
+
+    A row filter on customers applies to billing by year too, joining the customers in
+    if the request did not: a restricted user's totals are totals over their rows.
+    """
+    filters = list(request.filters)
+    steps = {step.table: step for step in query.joins}
+    for _table, condition in request.row_filters:
+        joins, missing = _reach(query.source, _physical_tables([condition], model), model)
+        if missing is not None:
+            continue  # this query never reaches the filtered table (a service catalogue)
+        filters.append(condition)
+        for step in joins:
+            steps.setdefault(step.table, step)
+    return replace(query, joins=tuple(steps.values()), filters=tuple(filters))
+
+
+def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Model) -> FactQuery:
     """Aggregate the fact by the base columns the rest of the query needs, then join.
 
     DuckDB does not push an aggregate below a chain of joins: summing 22 M invoices by
@@ -218,7 +240,7 @@ def _with_preaggregation(
         return fact
     physical = [
         model.logical_column(ref.table, ref.name).expr
-        for tree in attributes
+        for tree in [*grain, *fact.filters]
         for ref in tree.find_all(exp.Column)
     ]
     distinct = [m.expr for m in fact.measures if m.aggregation is Aggregation.count_distinct]

@@ -10,8 +10,10 @@ from sqlglot import exp
 
 from engine.errors import LogicalSQLError, quoted
 from engine.parse import LogicalRequest, OrderItem
+from engine.session import Session
 from semantic.errors import did_you_mean
 from semantic.model import ColumnKind, Model, PresentationColumn, SubjectArea
+from semantic.valueof import session_variable
 
 
 @dataclass(frozen=True)
@@ -40,21 +42,25 @@ class ResolvedRequest:
     measure_filters: tuple[exp.Expression, ...]  # on measures: applied after aggregation
     order_by: tuple[Ordering, ...]
     names: Mapping[tuple[str, str], str]  # logical column -> how the request named it
-    user: str | None
+    session: Session
+    # The session's row filters: (logical table, condition over its columns). The planner
+    # applies each to every query that can reach the table.
+    row_filters: tuple[tuple[str, exp.Expression], ...] = ()
 
 
-def resolve(request: LogicalRequest, model: Model, user: str | None = None) -> ResolvedRequest:
-    """Map every presentation column of `request` to its logical column.
+def resolve(request: LogicalRequest, model: Model, session: Session) -> ResolvedRequest:
+    """Map every presentation column of `request` that `session` may see to its logical column.
 
     >>> from engine.parse import parse
+    >>> from engine.session import SYSTEM
     >>> from semantic import load_model
     >>> r = resolve(parse('SELECT "Customer"."Distribution Area" FROM "Campaigns"'),
-    ...             load_model("models/demo"))
+    ...             load_model("models/demo"), SYSTEM)
     >>> r.outputs[0].name, r.outputs[0].expr.sql()
     ('Distribution Area', '"Customer"."Distribution Area"')
     """
-    area = _subject_area(request.subject_area, model)
-    scope = _Scope(area, model)
+    area = _subject_area(request.subject_area, model, session)
+    scope = _Scope(area, model, session)
     outputs = [_output(item.expr, item.alias, scope) for item in request.select]
     if not any(_refs(o.expr) for o in outputs):
         raise LogicalSQLError("select at least one presentation column")
@@ -77,12 +83,90 @@ def resolve(request: LogicalRequest, model: Model, user: str | None = None) -> R
         measure_filters=tuple(measure_filters),
         order_by=order_by,
         names=MappingProxyType(scope.names),
-        user=user,
+        session=session,
+        row_filters=_row_filters(model, session),
     )
 
 
-def _subject_area(name: str, model: Model) -> SubjectArea:
-    areas = {a.name: a for a in model.subject_areas}
+def _row_filters(model: Model, session: Session) -> tuple[tuple[str, exp.Expression], ...]:
+    """The session's row filters, one condition per logical table: the conditions of the
+    user's roles on the same table are ORed (each role widens what the user sees)."""
+    if session.administrator:
+        return ()
+    by_table: dict[str, list[exp.Expression]] = {}
+    for rule in model.security.row_filters:
+        if rule.role in session.roles:
+            condition = _qualified(bind_session(rule.condition, session), rule.table)
+            by_table.setdefault(rule.table, []).append(condition)
+    return tuple(
+        (table, exp.or_(*conditions, copy=False) if len(conditions) > 1 else conditions[0])
+        for table, conditions in by_table.items()
+    )
+
+
+def _qualified(tree: exp.Expression, table: str) -> exp.Expression:
+    """Logical references as "Table"."Column"; a bare column belongs to `table`."""
+
+    def qualify(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Column):
+            return node
+        return exp.Column(
+            this=exp.to_identifier(node.name, quoted=True),
+            table=exp.to_identifier(node.table or table, quoted=True),
+        )
+
+    return tree.transform(qualify)
+
+
+def bind_session(tree: exp.Expression, session: Session) -> exp.Expression:
+    """Replace VALUEOF(NQ_SESSION.NAME) by the session's values, as literals.
+
+    >>> import sqlglot
+    >>> from engine.session import Session
+    >>> s = Session("amra", frozenset(), False, {"AREAS": ("Zenica", "Tuzla"), "USER": ("amra",)})
+    >>> bind_session(sqlglot.parse_one("a IN (VALUEOF(NQ_SESSION.AREAS))"), s).sql()
+    "a IN ('Zenica', 'Tuzla')"
+    >>> bind_session(sqlglot.parse_one("u = VALUEOF(NQ_SESSION.USER)"), s).sql()
+    "u = 'amra'"
+    """
+    if not any(session_variable(n) for n in tree.find_all(exp.Anonymous)):
+        return tree
+
+    def values(node: exp.Expression) -> tuple | None:
+        name = session_variable(node)
+        if name is None:
+            return None
+        if name not in session.variables:
+            raise LogicalSQLError(
+                f"session variable NQ_SESSION.{name} is not set for user '{session.user}'"
+            )
+        return session.variables[name]
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.In):
+            items = []
+            for item in node.expressions:
+                found = values(item)
+                items.extend([item] if found is None else [exp.convert(v) for v in found])
+            if not items:
+                return exp.false()  # IN over no values holds for no row
+            node.set("expressions", items)
+            return node
+        found = values(node)
+        if found is None:
+            return node
+        if len(found) != 1:
+            raise LogicalSQLError(
+                f"NQ_SESSION.{session_variable(node)} holds {len(found)} values here",
+                f"compare it with IN (VALUEOF(NQ_SESSION.{session_variable(node)}))",
+            )
+        return exp.convert(found[0])
+
+    return tree.transform(swap, copy=True)
+
+
+def _subject_area(name: str, model: Model, session: Session) -> SubjectArea:
+    areas = {a.name: a for a in model.subject_areas if session.sees(a.roles)}
     if name in areas:
         return areas[name]
     folded = [a for a in areas if a.lower() == name.lower()]
@@ -102,15 +186,23 @@ def _subject_area(name: str, model: Model) -> SubjectArea:
 class _Scope:
     """The presentation columns a request may use, and what each means."""
 
-    def __init__(self, area: SubjectArea, model: Model):
-        self.area, self.model = area, model
-        self.columns = {(c.folder, c.name): c for c in area.columns()}
+    def __init__(self, area: SubjectArea, model: Model, session: Session):
+        self.area, self.model, self.session = area, model, session
+        # Hidden columns are simply not here: naming one reads exactly like a misspelling.
+        self.columns = {
+            (c.folder, c.name): c
+            for f in area.folders
+            if session.sees(f.roles)
+            for c in f.columns
+            if session.sees(c.roles)
+        }
         self.folded = {(f.lower(), n.lower()): c for (f, n), c in self.columns.items()}
         self.names: dict[tuple[str, str], str] = {}
 
     def resolve(self, tree: exp.Expression) -> exp.Expression:
         if isinstance(tree, exp.Column):  # the common case, without copying the tree first
             return self._reference(tree)
+        tree = bind_session(tree, self.session)
         return tree.transform(
             lambda n: self._reference(n) if isinstance(n, exp.Column) else n, copy=True
         )

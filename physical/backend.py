@@ -19,6 +19,8 @@ class Backend(Protocol):
 
     def run(self, sql: str) -> pa.Table: ...
 
+    def rows(self, sql: str, params: dict) -> list[tuple]: ...
+
     def close(self) -> None: ...
 
 
@@ -69,15 +71,25 @@ class DuckDBBackend:
         # (Streamlit serves each session on its own thread).
         self._local = threading.local()
 
-    def run(self, sql: str) -> pa.Table:
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             cursor = self._local.cursor = self._connection.cursor()
+        return cursor
+
+    def run(self, sql: str) -> pa.Table:
         try:
-            return cursor.sql(sql).to_arrow_table()
+            return self._cursor().sql(sql).to_arrow_table()
         except duckdb.Error as e:
             # The request compiled but the data refused it (a failed CAST, say): the user
             # needs DuckDB's reason, not a traceback.
+            raise QueryError(f"the database refused the query: {str(e).splitlines()[0]}") from e
+
+    def rows(self, sql: str, params: dict) -> list[tuple]:
+        """Run SQL written by the modeler with values bound as parameters ($name)."""
+        try:
+            return self._cursor().execute(sql, params).fetchall()
+        except duckdb.Error as e:
             raise QueryError(f"the database refused the query: {str(e).splitlines()[0]}") from e
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 # Bump whenever the generated data changes, so that older files get rebuilt.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,9 @@ def _load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
         CREATE TABLE tariff_group (
             tariff_group_id INTEGER PRIMARY KEY, name VARCHAR, customer_type VARCHAR);
         CREATE TABLE e_service (service_id INTEGER PRIMARY KEY, code VARCHAR, name VARCHAR);
+        -- Which distribution areas each office's staff may see: the demo's init block reads it.
+        CREATE TABLE staff (user_name VARCHAR, area_id INTEGER, PRIMARY KEY (user_name, area_id));
+        INSERT INTO staff VALUES ('zenica.office', 2), ('sarajevo.office', 1);
         CREATE TEMP TABLE _municipality_weight (municipality_id INTEGER, weight INTEGER);
         CREATE TEMP TABLE _tariff (
             tariff_group_id INTEGER, share DOUBLE, price DECIMAL(6, 4), fee DECIMAL(8, 2),

@@ -11,6 +11,7 @@ from semantic.errors import ModelError, did_you_mean
 from semantic.join_paths import join_paths
 from semantic.model import ColumnKind, LogicalColumn, LogicalTable, Model
 from semantic.spec import TableKind
+from semantic.valueof import columns_outside_valueof, session_variable
 
 
 def check(model: Model) -> list[ModelError]:
@@ -27,6 +28,7 @@ def check(model: Model) -> list[ModelError]:
         *_logical(model),
         *_hierarchies(model),
         *_presentation(model),
+        *_security(model),
     ]
 
 
@@ -322,3 +324,80 @@ def _presentation(model: Model) -> Iterator[ModelError]:
                     f"'{column.column}' of '{column.table}'",
                     did_you_mean(column.column, names),
                 )
+
+
+# ---------------------------------------------------------------- security
+
+
+def _security(model: Model) -> Iterator[ModelError]:
+    security = model.security
+    roles = {r.name for r in security.roles}
+    users = {u.name for u in security.users}
+    yield from _duplicated(security.roles, lambda r: r.name, "role")
+    yield from _duplicated(security.users, lambda u: u.name, "user")
+    if security.default_user and security.default_user not in users:
+        yield ModelError(
+            security.span,
+            f"default user '{security.default_user}' is not a declared user",
+            did_you_mean(security.default_user, users),
+        )
+    for user in security.users:
+        for role in user.roles:
+            if role not in roles:
+                yield _unknown_role(user.span, f"user '{user.name}'", role, roles)
+    for area in model.subject_areas:
+        for item, where in [
+            (area, f"subject area '{area.name}'"),
+            *((f, f"folder '{f.name}'") for f in area.folders),
+            *((c, f"column '{c.folder}.{c.name}'") for c in area.columns()),
+        ]:
+            for role in item.roles:
+                if role not in roles:
+                    yield _unknown_role(item.span, where, role, roles)
+    databases = {d.name for d in model.databases}
+    for block in security.init_blocks:
+        if block.database not in databases:
+            yield ModelError(
+                block.span,
+                f"init block '{block.name}' runs on unknown database '{block.database}'",
+                did_you_mean(block.database, databases),
+            )
+    known = {"USER"} | {b_var.upper() for b in security.init_blocks for b_var in b.variables}
+    known |= {name.upper() for u in security.users for name, _ in u.variables}
+    for rule in security.row_filters:
+        if rule.role not in roles:
+            yield _unknown_role(rule.span, "row filter", rule.role, roles)
+        if not _has(model, rule.table):
+            yield ModelError(
+                rule.span,
+                f"row filter on unknown logical table '{rule.table}'",
+                did_you_mean(rule.table, [t.name for t in model.logical_tables]),
+            )
+            continue
+        if rule.condition is None:
+            continue
+        for ref in columns_outside_valueof(rule.condition):
+            owner = ref.table or rule.table
+            try:
+                column = model.logical_column(owner, ref.name)
+            except KeyError:
+                yield ModelError(
+                    rule.span,
+                    f"row filter refers to unknown logical column '{owner}.{ref.name}'",
+                    'write logical columns as "Table"."Column"',
+                )
+                continue
+            if column.kind is not ColumnKind.attribute:
+                yield ModelError(rule.span, f"row filter uses measure '{owner}.{ref.name}'")
+        for node in rule.condition.find_all(exp.Anonymous):
+            name = session_variable(node)
+            if name is not None and name not in known:
+                yield ModelError(
+                    rule.span,
+                    f"row filter reads session variable {name}, which no user or init block sets",
+                    did_you_mean(name, known),
+                )
+
+
+def _unknown_role(span, where: str, role: str, roles: set[str]) -> ModelError:
+    return ModelError(span, f"{where} names unknown role '{role}'", did_you_mean(role, roles))

@@ -18,6 +18,7 @@ from semantic.model import (
     Database,
     Folder,
     Hierarchy,
+    InitBlock,
     Join,
     Level,
     LogicalColumn,
@@ -26,7 +27,11 @@ from semantic.model import (
     Model,
     PhysicalTable,
     PresentationColumn,
+    Role,
+    RowFilter,
+    Security,
     SubjectArea,
+    User,
 )
 from semantic.spec import Cardinality, ModelFileSpec
 from semantic.yaml_source import Located, read_yaml
@@ -153,7 +158,19 @@ def _model_in(annotation: object) -> type[BaseModel] | None:
 def _build(path: str, digest: str, docs: list, errors: list[ModelError]) -> Model:
     databases, tables, joins = [], [], []
     logical, hierarchies, areas = [], [], []
+    security = Security()
     for doc, spec in docs:
+        if spec.security is not None:
+            if security.span is not None:
+                errors.append(
+                    ModelError(
+                        doc.span(("security",)),
+                        f"a second 'security' section (the first is at {security.span})",
+                        "keep users, roles and row filters in one file",
+                    )
+                )
+            else:
+                security = _security(spec.security, doc, errors)
         for d, db in enumerate(spec.databases):
             at = ("databases", d)
             databases.append(
@@ -203,8 +220,46 @@ def _build(path: str, digest: str, docs: list, errors: list[ModelError]) -> Mode
         tuple(logical),
         tuple(hierarchies),
         tuple(areas),
+        security,
     )
     return _indexed(model)
+
+
+def _security(spec, doc: Located, errors: list[ModelError]) -> Security:
+    at = ("security",)
+    return Security(
+        default_user=spec.default_user,
+        roles=tuple(
+            Role(r.name, r.administrator, doc.span((*at, "roles", i)))
+            for i, r in enumerate(spec.roles)
+        ),
+        users=tuple(
+            User(
+                u.name,
+                u.roles,
+                tuple(
+                    (name, tuple(value) if isinstance(value, list) else (value,))
+                    for name, value in u.variables.items()
+                ),
+                doc.span((*at, "users", i)),
+            )
+            for i, u in enumerate(spec.users)
+        ),
+        init_blocks=tuple(
+            InitBlock(b.name, b.database, b.sql, b.variables, doc.span((*at, "init_blocks", i)))
+            for i, b in enumerate(spec.init_blocks)
+        ),
+        row_filters=tuple(
+            RowFilter(
+                f.role,
+                f.table,
+                _expression(f.filter, doc.span((*at, "row_filters", i, "filter")), errors),
+                doc.span((*at, "row_filters", i)),
+            )
+            for i, f in enumerate(spec.row_filters)
+        ),
+        span=doc.span(at),
+    )
 
 
 def _join(join, span: SourceSpan) -> Join:
@@ -330,14 +385,20 @@ def _subject_area(area, doc: Located, at: tuple, errors: list[ModelError]) -> Su
                 )
             columns.append(
                 PresentationColumn(
-                    folder.name, col.name or column, table, column, col.description, span
+                    folder.name, col.name or column, table, column, col.description, span, col.roles
                 )
             )
         folders.append(
-            Folder(folder.name, tuple(columns), folder.description, doc.span((*at, "folders", f)))
+            Folder(
+                folder.name,
+                tuple(columns),
+                folder.description,
+                doc.span((*at, "folders", f)),
+                folder.roles,
+            )
         )
     return SubjectArea(
-        area.name, tuple(folders), area.implicit_facts, area.description, doc.span(at)
+        area.name, tuple(folders), area.implicit_facts, area.description, doc.span(at), area.roles
     )
 
 
@@ -360,5 +421,6 @@ def _indexed(model: Model) -> Model:
         model.logical_tables,
         model.hierarchies,
         model.subject_areas,
+        model.security,
         MappingProxyType(index),
     )

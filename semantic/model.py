@@ -131,6 +131,7 @@ class PresentationColumn:
     column: str  # logical column
     description: str | None
     span: SourceSpan
+    roles: tuple[str, ...] = ()  # empty: everyone
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class Folder:
     columns: tuple[PresentationColumn, ...]
     description: str | None
     span: SourceSpan
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,9 +150,55 @@ class SubjectArea:
     implicit_facts: tuple[str, ...]
     description: str | None
     span: SourceSpan
+    roles: tuple[str, ...] = ()
 
     def columns(self) -> tuple[PresentationColumn, ...]:
         return tuple(c for f in self.folders for c in f.columns)
+
+
+# ---------------------------------------------------------------- security
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    administrator: bool
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    roles: tuple[str, ...]
+    variables: tuple[tuple[str, tuple], ...]  # (name, values)
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class InitBlock:
+    name: str
+    database: str
+    sql: str
+    variables: tuple[str, ...]
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    role: str
+    table: str
+    condition: exp.Expression = field(compare=False)  # over "Table"."Column"
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Security:
+    default_user: str | None = None
+    roles: tuple[Role, ...] = ()
+    users: tuple[User, ...] = ()
+    init_blocks: tuple[InitBlock, ...] = ()
+    row_filters: tuple[RowFilter, ...] = ()
+    span: SourceSpan | None = None
 
 
 # ---------------------------------------------------------------- the whole
@@ -166,6 +214,7 @@ class Model:
     logical_tables: tuple[LogicalTable, ...]
     hierarchies: tuple[Hierarchy, ...]
     subject_areas: tuple[SubjectArea, ...]
+    security: Security = Security()
     # Derived indexes, built once at load time so that compiling a request stays cheap.
     _index: Mapping[str, Mapping] = field(default_factory=dict, repr=False)
 

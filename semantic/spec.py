@@ -111,10 +111,18 @@ class HierarchySpec(_Spec):
     levels: tuple[LevelSpec, ...]
 
 
+Roles = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_as_list),
+    Field(description="Roles that may see this; empty: everyone. Administrators see all."),
+]
+
+
 class PresentationColumnSpec(_Spec):
     column: str = Field(description="Logical column as Table.Column")
     name: str | None = Field(None, description="Display name; defaults to the logical column's")
     description: str | None = None
+    roles: Roles = ()
 
 
 def _column_shorthand(value: object) -> object:
@@ -124,16 +132,59 @@ def _column_shorthand(value: object) -> object:
 class FolderSpec(_Spec):
     name: str
     description: str | None = None
+    roles: Roles = ()
     columns: tuple[Annotated[PresentationColumnSpec, BeforeValidator(_column_shorthand)], ...] = ()
 
 
 class SubjectAreaSpec(_Spec):
     name: str
     description: str | None = None
+    roles: Roles = ()
     implicit_facts: Names = Field(
         (), description="Facts that answer a request without measures, tried in this order"
     )
     folders: tuple[FolderSpec, ...] = ()
+
+
+Value = str | int | float | bool
+
+
+class RoleSpec(_Spec):
+    name: str
+    administrator: bool = Field(False, description="Sees every object and every row")
+    description: str | None = None
+
+
+class UserSpec(_Spec):
+    name: str
+    roles: Names = ()
+    variables: dict[str, Value | list[Value]] = Field(
+        default_factory=dict, description="Session variables set for this user at login"
+    )
+    description: str | None = None
+
+
+class InitBlockSpec(_Spec):
+    name: str
+    database: str = Field(description="The model database the query runs on")
+    sql: str = Field(description="Physical SQL; $user is the user's name, bound as a value")
+    variables: Names = Field(
+        description="Variables set from the columns, in order; every row adds a value"
+    )
+
+
+class RowFilterSpec(_Spec):
+    role: str
+    table: str = Field(description="Logical table whose rows the role may see")
+    filter: str = Field(description='Condition over logical columns, e.g. "Customer"."Area" = ...')
+
+
+class SecuritySpec(_Spec):
+    default_user: str | None = Field(None, description="Who runs requests that name no user")
+    roles: tuple[RoleSpec, ...] = ()
+    users: tuple[UserSpec, ...] = ()
+    init_blocks: tuple[InitBlockSpec, ...] = ()
+    row_filters: tuple[RowFilterSpec, ...] = ()
 
 
 class ModelFileSpec(_Spec):
@@ -143,3 +194,4 @@ class ModelFileSpec(_Spec):
     logical_tables: tuple[LogicalTableSpec, ...] = ()
     hierarchies: tuple[HierarchySpec, ...] = ()
     subject_areas: tuple[SubjectAreaSpec, ...] = ()
+    security: SecuritySpec | None = None

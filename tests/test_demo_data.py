@@ -31,6 +31,7 @@ SCHEMA = {
     "contact": ["customer_id", "email", "mobile_phone", "email_consent", "sms_consent"],
     "address": ["customer_id", "street", "house_number", "postal_code", "city"],
     "e_service": ["service_id", "code", "name"],
+    "staff": ["user_name", "area_id"],
     "subscription": ["subscription_id", "customer_id", "service_id", "start_date", "end_date"],
     "calendar": ["date", "year", "quarter", "month", "month_name", "year_month", "day"],
     "invoice": [
