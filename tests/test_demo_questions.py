@@ -143,3 +143,22 @@ def test_every_verb_has_help():
     for verb in ("demo", "check", "query", "explain", "serve"):
         done = _strata(verb, "--help")
         assert done.returncode == 0 and "Usage" in done.stdout, verb
+
+
+def test_strata_users_lists_roles_and_resolved_variables(demo_db):
+    done = _strata("users")
+    assert done.returncode == 0, done.stderr
+    assert "zenica.office: roles area office\n  AREAS = Zenica\n" in done.stdout
+    assert "admin (administrator)" in done.stdout
+
+
+def test_strata_query_runs_as_the_named_user(demo_db):
+    done = _strata(
+        "query",
+        "-f",
+        "csv",
+        "--user",
+        "zenica.office",
+        'SELECT "Customer"."Distribution Area" FROM "Campaigns"',
+    )
+    assert done.stdout.splitlines() == ["Distribution Area", "Zenica"]

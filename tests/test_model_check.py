@@ -241,3 +241,26 @@ def test_an_alias_inside_itself_is_an_error(tmp_path):
 def test_a_file_that_is_not_utf8_is_an_error(tmp_path):
     (tmp_path / "m.yaml").write_bytes(b"databases: []\n# caf\xe9\n")
     assert "not UTF-8" in _errors(tmp_path)[0]
+
+
+def test_security_references_are_checked(tmp_path):
+    folder = tmp_path / "demo"
+    shutil.copytree(ROOT / "models" / "demo", folder)
+    _edit(folder, "security.yaml", "roles: [marketing]}", "roles: [marketeers]}")
+    _edit(folder, "security.yaml", "table: Customer\n", "table: Customers\n")
+    _edit(folder, "presentation.yaml", "roles: [marketing]", "roles: [marketting]")
+    errors = "\n".join(_errors(folder))
+    assert "user 'marketer' names unknown role 'marketeers'" in errors
+    assert "row filter on unknown logical table 'Customers'" in errors
+    assert "folder 'Contact' names unknown role 'marketting'" in errors
+    assert "did you mean 'marketing'?" in errors
+
+
+def test_a_row_filter_reading_an_unset_variable_is_reported(tmp_path):
+    folder = tmp_path / "demo"
+    shutil.copytree(ROOT / "models" / "demo", folder)
+    _edit(folder, "security.yaml", "NQ_SESSION.AREAS", "NQ_SESSION.AREA")
+    assert any(
+        "reads session variable AREA, which no user or init block sets" in e
+        for e in _errors(folder)
+    )
