@@ -132,6 +132,44 @@ def explain(
 
 @app.command()
 @_user_errors
+def log(
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Only this user's.")] = None,
+    last: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 20,
+) -> None:
+    """Show the query log: who asked what, when, how long it took, and what went wrong."""
+    from store import open_store, recent_queries
+
+    with open_store() as store:
+        entries = recent_queries(store, user=user, last=last)
+    for e in entries:
+        total = sum(
+            ms or 0
+            for ms in (e.parse_ms, e.resolve_ms, e.plan_ms, e.generate_ms, e.execute_ms, e.fetch_ms)
+        )
+        outcome = f"error: {e.error.splitlines()[0]}" if e.error else f"{e.rows} row(s), {e.cache}"
+        typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S} {e.user_name} {total:.1f} ms {outcome}")
+        typer.echo(f"  {' '.join(e.logical_sql.split())}")
+    if not entries:
+        typer.echo("(no requests logged)")
+
+
+cache_app = typer.Typer(help="The result cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("clear")
+@_user_errors
+def cache_clear() -> None:
+    """Remove every cached result (each process's next request runs on the database)."""
+    from engine.api import _data_folder
+    from engine.cache import ResultCache
+
+    removed = ResultCache(_data_folder() / "cache").clear()
+    typer.echo(f"removed {removed} cached result(s)")
+
+
+@app.command()
+@_user_errors
 def users(model: ModelOption = DEFAULT_MODEL) -> None:
     """List users, their roles and their session variables as login resolves them."""
     from engine import Engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -11,11 +12,21 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from engine.cache import ResultCache
 from engine.compile import Compiled, compile_request
+from engine.generate import GeneratedQuery
 from engine.session import Session, login
 from physical.backend import Backend, connect
+from semantic.errors import StrataError
 from semantic.load import load_model
 from semantic.model import Model
+from store import QueryLogEntry, Store, log_query, open_store
+
+_STAGES = ("parse", "resolve", "plan", "generate")
+
+
+def _data_folder() -> Path:
+    return Path(os.environ.get("STRATA_DATA") or "data")
 
 
 @dataclass(frozen=True)
@@ -24,6 +35,8 @@ class Result:
     sql: str  # the physical SQL that ran
     logical_sql: str
     timings: tuple[tuple[str, float], ...]  # (stage, ms): parse ... execute, convert
+    cache: str = "miss"  # "hit": served from the result cache, "off": not cacheable
+    request_id: str = ""  # the query log's row
 
     @property
     def rows(self) -> int:
@@ -53,16 +66,30 @@ class Engine:
     # Streamlit page or a dashboard sends the same requests again and again.
     PLAN_CACHE_SIZE = 512
 
-    def __init__(self, model: Model):
+    def __init__(
+        self, model: Model, store_url: str | None = None, cache: ResultCache | None = None
+    ):
         self.model = model
+        self.cache = cache if cache is not None else ResultCache(_data_folder() / "cache")
+        self._store_url = store_url
+        self._store: Store | None = None
         self._backends: dict[str, Backend] = {}
         self._plans: OrderedDict[tuple, Compiled] = OrderedDict()
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | Path = "models/demo") -> Engine:
-        return cls(load_model(path))
+    def open(cls, path: str | Path = "models/demo", store_url: str | None = None) -> Engine:
+        """Load and check the model; the query log goes to `store_url` (default: the app store)."""
+        return cls(load_model(path), store_url)
+
+    @property
+    def store(self) -> Store:
+        """The app store, opened at first use: explaining a request never needs it."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self._store_url)
+            return self._store
 
     def explain(
         self,
@@ -90,15 +117,51 @@ class Engine:
         return self._backend(database).rows(sql, dict(params))
 
     def query(self, logical_sql: str, user: str | None = None) -> Result:
-        compiled = self._compiled(logical_sql, None, self.session(user))
-        backend = self._backend(compiled.query.database)
-        t0 = time.perf_counter()
-        table = backend.run(compiled.query.sql)
-        t1 = time.perf_counter()
-        df = _frame(table, compiled.query.columns)
-        t2 = time.perf_counter()
-        timings = (*compiled.timings, ("execute", (t1 - t0) * 1000), ("convert", (t2 - t1) * 1000))
-        return Result(df, compiled.query.sql, logical_sql, timings)
+        """Run `logical_sql` as `user`; every request, answered or refused, is logged."""
+        entry = QueryLogEntry(user or self.model.security.default_user or "", logical_sql)
+        try:
+            session = self.session(user)
+            entry = replace(entry, user_name=session.user)
+            compiled = self._compiled(logical_sql, None, session)
+            query = compiled.query
+            entry = replace(
+                entry,
+                subject_area=query.subject_area,
+                physical_sql=query.sql,
+                dialect=query.dialect,
+                model_hash=self.model.hash,
+                **{f"{stage}_ms": ms for stage, ms in compiled.timings if stage in _STAGES},
+            )
+            backend = self._backend(query.database)
+            t0 = time.perf_counter()
+            table, cache = self._run(query, backend)
+            t1 = time.perf_counter()
+            df = _frame(table, query.columns)
+            t2 = time.perf_counter()
+        except StrataError as e:
+            log_query(self.store, replace(entry, error=str(e)))
+            raise
+        execute, convert = (t1 - t0) * 1000, (t2 - t1) * 1000
+        timings = (*compiled.timings, ("execute", execute), ("convert", convert))
+        log_query(
+            self.store,
+            replace(entry, execute_ms=execute, fetch_ms=convert, rows=len(df), cache=cache),
+        )
+        return Result(df, query.sql, logical_sql, timings, cache, entry.request_id)
+
+    def _run(self, query: GeneratedQuery, backend: Backend) -> tuple[pa.Table, str]:
+        version = backend.version()
+        if version is None:
+            return backend.run(query.sql), "off"
+        key = self.cache.key(query.sql, query.dialect, query.database, self.model.hash, version)
+        ttls = [self.model.table(t).cache_ttl for t in query.tables]
+        ttl = min((t for t in ttls if t is not None), default=None)
+        table = self.cache.get(key, ttl)
+        if table is not None:
+            return table, "hit"
+        table = backend.run(query.sql)
+        self.cache.put(key, table)
+        return table, "miss"
 
     def _compiled(self, text: str, dialect: str | None, session: Session) -> Compiled:
         """Compile, or reuse an earlier compilation; a reuse reports its own timing."""
@@ -128,6 +191,9 @@ class Engine:
             for backend in self._backends.values():
                 backend.close()
             self._backends.clear()
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def _backend(self, database: str) -> Backend:
         with self._lock:

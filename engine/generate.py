@@ -32,6 +32,8 @@ class GeneratedQuery:
     database: str
     columns: tuple[str, ...]  # visible result columns, in order
     tree: exp.Select = field(compare=False, repr=False)
+    subject_area: str = ""
+    tables: tuple[str, ...] = ()  # physical tables read, for the result cache's time to live
 
     @property
     def pretty(self) -> str:
@@ -67,7 +69,11 @@ def generate(plan: QueryPlan, model: Model, dialect: str = "duckdb") -> Generate
     columns = tuple(o.name for o in plan.request.outputs if not o.hidden)
     # copy=False: the tree was built for this call alone, and copying it cost 0.3 ms.
     sql = tree.sql(dialect=dialect, identify=True, copy=False)
-    return GeneratedQuery(sql, dialect, plan.database, columns, tree)
+    tables = tuple(
+        dict.fromkeys(t for f in plan.facts for t in (f.source.base, *(s.table for s in f.joins)))
+    )
+    area = plan.request.subject_area.name
+    return GeneratedQuery(sql, dialect, plan.database, columns, tree, area, tables)
 
 
 def build(plan: QueryPlan, model: Model) -> exp.Select:

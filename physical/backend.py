@@ -21,6 +21,10 @@ class Backend(Protocol):
 
     def rows(self, sql: str, params: dict) -> list[tuple]: ...
 
+    def version(self) -> str | None:
+        """Changes whenever the data may have changed; None: results must not be cached."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -59,6 +63,7 @@ class DuckDBBackend:
 
     def __init__(self, name: str, settings: dict[str, str]):
         path = settings.get("path", ":memory:")
+        self._path = None if path == ":memory:" else Path(path)
         if path != ":memory:" and not Path(path).exists():
             hint = " (run `strata demo` to build it)" if Path(path).name == "demo.duckdb" else ""
             raise StrataError(f"database '{name}': file {path} does not exist{hint}")
@@ -67,6 +72,14 @@ class DuckDBBackend:
             self._connection = duckdb.connect(path, read_only=read_only)
         except duckdb.Error as e:
             raise QueryError(f"database '{name}': cannot open {path}: {e}") from e
+        # The file as this connection reads it. No process can write it while we hold it
+        # open; a rebuild replaces it (a new inode), which this connection never sees.
+        stat = self._path.stat() if self._path else None
+        self._version = (
+            f"{self._path.resolve()}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+            if stat
+            else None
+        )
         # One cursor per thread: a DuckDB connection must not be shared by concurrent threads
         # (Streamlit serves each session on its own thread).
         self._local = threading.local()
@@ -84,6 +97,9 @@ class DuckDBBackend:
             # The request compiled but the data refused it (a failed CAST, say): the user
             # needs DuckDB's reason, not a traceback.
             raise QueryError(f"the database refused the query: {str(e).splitlines()[0]}") from e
+
+    def version(self) -> str | None:
+        return self._version
 
     def rows(self, sql: str, params: dict) -> list[tuple]:
         """Run SQL written by the modeler with values bound as parameters ($name)."""

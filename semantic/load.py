@@ -196,6 +196,7 @@ def _build(path: str, digest: str, docs: list, errors: list[ModelError]) -> Mode
                         columns=tuple(original.columns.items()),
                         primary_key=original.primary_key,
                         span=doc.span((*at, "tables", t)),
+                        cache_ttl=table.cache_ttl,
                     )
                 )
             for j, join in enumerate(db.joins):

@@ -42,6 +42,7 @@ class PhysicalTable:
     columns: tuple[tuple[str, str], ...]  # (name, SQL type)
     primary_key: tuple[str, ...]
     span: SourceSpan
+    cache_ttl: float | None = None
 
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)

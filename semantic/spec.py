@@ -54,6 +54,9 @@ class TableSpec(_Spec):
     name: str
     table: str | None = Field(None, description="Name in the database, if it differs from name")
     schema_: str | None = Field(None, alias="schema")
+    cache_ttl: float | None = Field(
+        None, description="Seconds a cached result over this table stays valid; none: until a load"
+    )
     alias_of: str | None = Field(
         None, description="Another table of this database, in a second role"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,9 @@ import pytest
 from engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
+# The app store and the result cache live under $STRATA_DATA: never the developer's data/.
+os.environ["STRATA_DATA"] = tempfile.mkdtemp(prefix="strata-test-")
+os.environ.pop("STRATA_STORE_URL", None)
 TINY = ROOT / "tests" / "models" / "tiny"
 DEMO_CUSTOMERS = 3_000
 

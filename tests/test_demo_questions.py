@@ -162,3 +162,19 @@ def test_strata_query_runs_as_the_named_user(demo_db):
         'SELECT "Customer"."Distribution Area" FROM "Campaigns"',
     )
     assert done.stdout.splitlines() == ["Distribution Area", "Zenica"]
+
+
+def test_strata_log_shows_the_latest_requests_of_a_user(demo_db):
+    _strata("query", "--user", "tuzla.mostar", 'SELECT "Time"."Year" FROM "Billing"')
+    done = _strata("log", "--user", "tuzla.mostar", "--last", "1")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert " tuzla.mostar " in lines[0] and "row(s)" in lines[0]
+    assert lines[1].strip() == 'SELECT "Time"."Year" FROM "Billing"'
+
+
+def test_strata_cache_clear_empties_the_cache(demo_db):
+    request = 'SELECT "Customer"."Customer Type" FROM "Campaigns"'
+    _strata("query", request)
+    assert "removed" in _strata("cache", "clear").stdout
+    assert _strata("cache", "clear").stdout.strip() == "removed 0 cached result(s)"
