@@ -145,7 +145,13 @@ class Engine:
         timings = (*compiled.timings, ("execute", execute), ("convert", convert))
         log_query(
             self.store,
-            replace(entry, execute_ms=execute, fetch_ms=convert, rows=len(df), cache=cache),
+            replace(
+                entry,
+                execute_ms=execute,
+                fetch_ms=convert,
+                rows=len(df),
+                cache=None if cache == "off" else cache,
+            ),
         )
         return Result(df, query.sql, logical_sql, timings, cache, entry.request_id)
 

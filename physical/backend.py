@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import threading
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -110,3 +112,45 @@ class DuckDBBackend:
 
     def close(self) -> None:
         self._connection.close()
+
+
+@register
+class SQLiteBackend:
+    """Read-only SQLite: the app store's query log answers the Usage subject area."""
+
+    dialect: ClassVar[str] = "sqlite"
+
+    def __init__(self, name: str, settings: dict[str, str]):
+        self._path = Path(settings.get("path", ""))
+        if not self._path.exists():
+            raise StrataError(f"database '{name}': file {self._path} does not exist yet")
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            uri = f"file:{self._path.resolve()}?mode=ro"
+            connection = self._local.connection = sqlite3.connect(uri, uri=True, timeout=10)
+        return connection
+
+    def run(self, sql: str) -> pa.Table:
+        try:
+            cursor = self._connection().execute(sql)
+        except sqlite3.Error as e:
+            raise QueryError(f"the database refused the query: {e}") from e
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        return pa.table({n: pa.array(list(c)) for n, c in zip(names, columns, strict=True)})
+
+    def rows(self, sql: str, params: dict) -> list[tuple]:
+        sql = re.sub(r"\$(\w+)", r":\1", sql)  # $user, as DuckDB writes it, is :user here
+        return self._connection().execute(sql, params).fetchall()
+
+    def version(self) -> str | None:
+        return None  # other processes write the store while we read it: never cache
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()

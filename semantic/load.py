@@ -45,7 +45,7 @@ def load_model(path: str | Path) -> Model:
 
     >>> model = load_model("models/demo")
     >>> [sa.name for sa in model.subject_areas]
-    ['Campaigns', 'Billing']
+    ['Campaigns', 'Billing', 'Usage']
     """
     from semantic.check import check  # check needs the model classes; load is its only caller
 

@@ -28,6 +28,7 @@ class Dialect(StrEnum):
     duckdb = "duckdb"
     postgres = "postgres"
     spark = "spark"
+    sqlite = "sqlite"
 
 
 class Cardinality(StrEnum):
