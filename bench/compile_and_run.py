@@ -24,8 +24,11 @@ import numpy as np
 import pandas as pd
 
 from bench.questions import QUESTIONS, Question
+from bench.security import SecurityResult, measure_security
 from engine import Engine
+from engine.cache import ResultCache
 from engine.compile import compile_request
+from semantic.load import load_model
 
 STAGES = ("parse", "resolve", "plan", "generate")
 
@@ -62,6 +65,7 @@ class SizeResult:
     run_repeat: int
     questions: tuple[QuestionResult, ...]
     peak_rss_mb: float  # the measuring process's, build excluded
+    security: SecurityResult | None = None
 
 
 def measure_in_child(
@@ -94,13 +98,16 @@ def measure(
     """
     # The model's connection path reads STRATA_DATA when the first query connects.
     os.environ["STRATA_DATA"] = str(data_dir)
-    engine = Engine.open("models/demo")
+    # The result cache is off: these figures compare Strata's SQL with the hand SQL, both
+    # executed. Logging stays on, as in production; bench.security measures the cache.
+    engine = Engine(load_model("models/demo"), cache=ResultCache(data_dir / "cache", enabled=False))
     try:
         results = tuple(_question(engine, q, compile_repeat, run_repeat) for q in questions)
+        security = measure_security(engine, compile_repeat)
     finally:
         engine.close()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    return SizeResult(customers, compile_repeat, run_repeat, results, peak_kb / 1024)
+    return SizeResult(customers, compile_repeat, run_repeat, results, peak_kb / 1024, security)
 
 
 def _question(

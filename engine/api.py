@@ -15,12 +15,13 @@ import pyarrow as pa
 from engine.cache import ResultCache
 from engine.compile import Compiled, compile_request
 from engine.generate import GeneratedQuery
+from engine.log_writer import LogWriter
 from engine.session import Session, login
 from physical.backend import Backend, connect
 from semantic.errors import StrataError
 from semantic.load import load_model
 from semantic.model import Model
-from store import QueryLogEntry, Store, log_query, open_store
+from store import QueryLogEntry, Store, open_store
 
 _STAGES = ("parse", "resolve", "plan", "generate")
 
@@ -73,6 +74,7 @@ class Engine:
         self.cache = cache if cache is not None else ResultCache(_data_folder() / "cache")
         self._store_url = store_url
         self._store: Store | None = None
+        self.log = LogWriter(lambda: self.store)
         self._backends: dict[str, Backend] = {}
         self._plans: OrderedDict[tuple, Compiled] = OrderedDict()
         self._sessions: dict[str, Session] = {}
@@ -139,12 +141,11 @@ class Engine:
             df = _frame(table, query.columns)
             t2 = time.perf_counter()
         except StrataError as e:
-            log_query(self.store, replace(entry, error=str(e)))
+            self.log.write(replace(entry, error=str(e)))
             raise
         execute, convert = (t1 - t0) * 1000, (t2 - t1) * 1000
         timings = (*compiled.timings, ("execute", execute), ("convert", convert))
-        log_query(
-            self.store,
+        self.log.write(
             replace(
                 entry,
                 execute_ms=execute,
@@ -158,14 +159,14 @@ class Engine:
     def _run(self, query: GeneratedQuery, backend: Backend) -> tuple[pa.Table, str]:
         version = backend.version()
         if version is None:
-            return backend.run(query.sql), "off"
+            return _floats(backend.run(query.sql)), "off"
         key = self.cache.key(query.sql, query.dialect, query.database, self.model.hash, version)
         ttls = [self.model.table(t).cache_ttl for t in query.tables]
         ttl = min((t for t in ttls if t is not None), default=None)
         table = self.cache.get(key, ttl)
         if table is not None:
             return table, "hit"
-        table = backend.run(query.sql)
+        table = _floats(backend.run(query.sql))
         self.cache.put(key, table)
         return table, "miss"
 
@@ -193,6 +194,7 @@ class Engine:
             self._sessions.clear()
 
     def close(self) -> None:
+        self.log.flush()
         with self._lock:
             for backend in self._backends.values():
                 backend.close()
@@ -209,10 +211,17 @@ class Engine:
 
 
 def _frame(table: pa.Table, columns: tuple[str, ...]) -> pd.DataFrame:
-    # Decimals would arrive as Python Decimal objects; analysts and charts want floats.
+    df = table.to_pandas()
+    df.columns = list(columns)
+    return df
+
+
+def _floats(table: pa.Table) -> pa.Table:
+    """Decimals as doubles: pandas would hold Python Decimal objects, which analysts and charts
+    handle badly. Done before caching, so a cache hit has nothing left to convert."""
+    if not any(pa.types.is_decimal(f.type) for f in table.schema):
+        return table
     fields = [
         pa.field(f.name, pa.float64()) if pa.types.is_decimal(f.type) else f for f in table.schema
     ]
-    df = table.cast(pa.schema(fields)).to_pandas()
-    df.columns = list(columns)
-    return df
+    return table.cast(pa.schema(fields))

@@ -21,6 +21,7 @@ import pyarrow.ipc
 @dataclass(frozen=True)
 class ResultCache:
     folder: Path
+    enabled: bool = True  # off: every request runs on the database (benchmarks of the SQL)
 
     def key(self, *parts: str) -> str:
         """A file-safe key for the given parts.
@@ -39,6 +40,8 @@ class ResultCache:
         >>> cache.get("k").to_pylist(), cache.get("other")
         ([{'x': 1}, {'x': 2}], None)
         """
+        if not self.enabled:
+            return None
         path = self.folder / f"{key}.arrow"
         try:
             if ttl is not None and time.time() - path.stat().st_mtime > ttl:
@@ -49,6 +52,8 @@ class ResultCache:
             return None
 
     def put(self, key: str, table: pa.Table) -> None:
+        if not self.enabled:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed into place: a reader never sees half a file.
         temporary = self.folder / f".{key}.{os.getpid()}.tmp"

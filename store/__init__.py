@@ -22,7 +22,7 @@ from store.analyses import (
 )
 from store.connect import Store, connect_store, default_url, open_store
 from store.migrate import LATEST_VERSION, MIGRATIONS, Migration, StoreTooNew, migrate
-from store.query_log import QueryLogEntry, log_query, recent_queries
+from store.query_log import QueryLogEntry, log_queries, log_query, recent_queries
 from store.retry import RetryPolicy, StoreBusy
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "delete_analysis",
     "get_analysis",
     "list_analyses",
+    "log_queries",
     "log_query",
     "mark_run",
     "migrate",

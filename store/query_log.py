@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Literal
@@ -51,13 +52,19 @@ def log_query(store: Store, entry: QueryLogEntry) -> None:
     ...     [(e.user_name, e.rows) for e in recent_queries(store)]
     [('alice', 4)]
     """
-    row = {name: getattr(entry, name) for name in _COLUMNS}
+    log_queries(store, [entry])
+
+
+def log_queries(store: Store, entries: Sequence[QueryLogEntry]) -> None:
+    """Append several entries in one transaction (a busy engine's log writer batches)."""
+    rows = [{name: getattr(entry, name) for name in _COLUMNS} for entry in entries]
 
     def insert(conn: Connection) -> None:
-        # A retry after a commit whose reply was lost must not log the request twice.
-        conn.execute(upsert_insert(conn, query_log).values(row).on_conflict_do_nothing())
+        # A retry after a commit whose reply was lost must not log a request twice.
+        conn.execute(upsert_insert(conn, query_log).on_conflict_do_nothing(), rows)
 
-    store.write(insert)
+    if rows:
+        store.write(insert)
 
 
 def recent_queries(store: Store, user: str | None = None, last: int = 20) -> list[QueryLogEntry]:
