@@ -194,7 +194,7 @@ class Engine:
             self._sessions.clear()
 
     def close(self) -> None:
-        self.log.flush()
+        self.log.stop()
         with self._lock:
             for backend in self._backends.values():
                 backend.close()

@@ -34,7 +34,7 @@ class LogWriter:
 
     def __init__(self, store: Callable[[], Store]):
         self._store = store
-        self._queue: queue.Queue[QueryLogEntry] = queue.Queue()
+        self._queue: queue.Queue[QueryLogEntry | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         # A weak reference: the exit hook must not keep the engine (and its DuckDB
@@ -53,6 +53,16 @@ class LogWriter:
         if self._thread is not None:
             self._queue.join()
 
+    def stop(self) -> None:
+        """Commit what is queued and end the thread: at exit, nothing may still hold the
+        engine, or DuckDB's bindings report its objects as leaked."""
+        with self._lock:
+            thread = self._thread
+            if thread is None:
+                return
+            self._queue.put(None)
+        thread.join(timeout=30)
+
     def _run(self) -> None:
         while True:
             try:
@@ -64,23 +74,29 @@ class LogWriter:
                         return
                 continue
             batch = [entry]
-            while len(batch) < 500:
+            while len(batch) < 500 and batch[-1] is not None:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            stopping = batch[-1] is None
+            entries = [e for e in batch if e is not None]
             try:
                 # One transaction for whatever queued up meanwhile: a busy engine pays one
                 # commit per batch, not per request.
-                log_queries(self._store(), batch)
+                log_queries(self._store(), entries)
             except Exception:  # a lost log row must not kill the writer or the request
-                _log.exception("query log: could not write %d request(s)", len(batch))
+                _log.exception("query log: could not write %d request(s)", len(entries))
             finally:
                 for _ in batch:
                     self._queue.task_done()
+            if stopping:
+                with self._lock:
+                    self._thread = None
+                return
 
 
 def _flush(ref: weakref.ref) -> None:
     writer = ref()
     if writer is not None:
-        writer.flush()
+        writer.stop()

@@ -84,6 +84,7 @@ def _strata(*args: str) -> subprocess.CompletedProcess:
 def test_strata_query_answers_the_seed_question_as_csv(demo, demo_db):
     done = _strata("query", "--format", "csv", SEED + ' ORDER BY "Customer"."Customer Id"')
     assert done.returncode == 0, done.stderr
+    assert "leaked" not in done.stderr  # nothing may hold DuckDB objects at exit
     lines = done.stdout.splitlines()
     assert lines[0] == "Customer Id,Customer Name,Email"
     assert len(lines) - 1 == demo.query(SEED).rows

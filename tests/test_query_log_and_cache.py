@@ -37,6 +37,7 @@ def engine(tmp_path, tiny_db):
 
 
 def _log(engine: Engine):
+    engine.log.flush()
     with open_store(engine._store_url) as store:
         return recent_queries(store, last=100)
 

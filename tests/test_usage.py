@@ -16,6 +16,7 @@ def test_requests_per_user_and_outcome_match_the_log(demo, demo_db):
     with pytest.raises(LogicalSQLError):
         demo.query('SELECT "Time"."Yeer" FROM "Billing"', user="tuzla.mostar")
     # Counted before the Usage request, which logs itself once it has run.
+    demo.log.flush()
     store = Path(os.environ["STRATA_DATA"]) / "app.db"
     with sqlite3.connect(store) as con:
         expected = con.execute(
