@@ -11,12 +11,14 @@ import atexit
 import logging
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable
 
 from store import QueryLogEntry, Store, log_queries
 
 _log = logging.getLogger(__name__)
+BATCH_WINDOW_S = 0.05
 
 
 class LogWriter:
@@ -73,10 +75,12 @@ class LogWriter:
                         self._thread = None  # idle: stop, so nothing holds the engine
                         return
                 continue
-            batch = [entry]
+            # Gather what arrives within a short window: a busy engine then pays a few
+            # commits a second, not one per request, and its requests keep the CPU.
+            batch, deadline = [entry], time.monotonic() + BATCH_WINDOW_S
             while len(batch) < 500 and batch[-1] is not None:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             stopping = batch[-1] is None
