@@ -257,6 +257,14 @@ def _has(model: Model, logical_table: str) -> bool:
     return True
 
 
+def _unknown_logical_table(model: Model, span, where: str, name: str) -> ModelError:
+    return ModelError(
+        span,
+        f"{where} refers to unknown logical table '{name}'",
+        did_you_mean(name, [t.name for t in model.logical_tables]),
+    )
+
+
 def _derived_cycles(model: Model) -> Iterator[ModelError]:
     def refs(column: LogicalColumn) -> list[tuple[str, str]]:
         if column.formula is None:
@@ -279,11 +287,8 @@ def _derived_cycles(model: Model) -> Iterator[ModelError]:
 def _hierarchies(model: Model) -> Iterator[ModelError]:
     for hierarchy in model.hierarchies:
         if not _has(model, hierarchy.table):
-            yield ModelError(
-                hierarchy.span,
-                f"hierarchy '{hierarchy.name}' refers to unknown logical table '{hierarchy.table}'",
-                did_you_mean(hierarchy.table, [t.name for t in model.logical_tables]),
-            )
+            where = f"hierarchy '{hierarchy.name}'"
+            yield _unknown_logical_table(model, hierarchy.span, where, hierarchy.table)
             continue
         names = [c.name for c in model.logical_table(hierarchy.table).columns]
         for level in hierarchy.levels:
@@ -368,11 +373,7 @@ def _security(model: Model) -> Iterator[ModelError]:
         if rule.role not in roles:
             yield _unknown_role(rule.span, "row filter", rule.role, roles)
         if not _has(model, rule.table):
-            yield ModelError(
-                rule.span,
-                f"row filter on unknown logical table '{rule.table}'",
-                did_you_mean(rule.table, [t.name for t in model.logical_tables]),
-            )
+            yield _unknown_logical_table(model, rule.span, "row filter", rule.table)
             continue
         if rule.condition is None:
             continue

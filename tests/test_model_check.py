@@ -251,7 +251,7 @@ def test_security_references_are_checked(tmp_path):
     _edit(folder, "presentation.yaml", "roles: [marketing]", "roles: [marketting]")
     errors = "\n".join(_errors(folder))
     assert "user 'marketer' names unknown role 'marketeers'" in errors
-    assert "row filter on unknown logical table 'Customers'" in errors
+    assert "row filter refers to unknown logical table 'Customers'" in errors
     assert "folder 'Contact' names unknown role 'marketting'" in errors
     assert "did you mean 'marketing'?" in errors
 
