@@ -20,7 +20,7 @@ from engine.session import Session, login
 from physical.backend import Backend, connect
 from semantic.errors import StrataError
 from semantic.load import load_model
-from semantic.model import Model
+from semantic.model import InitBlock, Model
 from store import QueryLogEntry, Store, open_store
 
 _STAGES = ("parse", "resolve", "plan", "generate")
@@ -115,8 +115,16 @@ class Engine:
                 self._sessions[key] = found
         return found
 
-    def _init_rows(self, database: str, sql: str, params) -> list[tuple]:
-        return self._backend(database).rows(sql, dict(params))
+    def _init_rows(self, block: InitBlock, user: str) -> list[tuple]:
+        if block.sql is not None:
+            return self._backend(block.database).rows(block.sql, {"user": user})
+        # Logical SQL runs unrestricted: the block decides what the user may see, so it
+        # cannot itself be filtered by it. Only NQ_SESSION.USER is known at this point.
+        system = Session(user, frozenset(), True, {"USER": (user,)})
+        query = compile_request(block.logical_sql, self.model, system).query
+        return [
+            tuple(row.values()) for row in self._backend(query.database).run(query.sql).to_pylist()
+        ]
 
     def query(self, logical_sql: str, user: str | None = None) -> Result:
         """Run `logical_sql` as `user`; every request, answered or refused, is logged."""

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from semantic.errors import StrataError, did_you_mean
-from semantic.model import Model
+from semantic.model import InitBlock, Model
 
-# Runs an init block: (database, physical SQL, parameters) -> rows.
-RunRows = Callable[[str, str, Mapping[str, object]], list[tuple]]
+# Runs an init block for a user name -> its rows.
+RunRows = Callable[[InitBlock, str], list[tuple]]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def login(model: Model, user: str | None, run: RunRows) -> Session:
     """The session of `user` (None: the model's default user).
 
     >>> from semantic import load_model
-    >>> s = login(load_model("models/demo"), "tuzla.mostar", lambda *a: [])
+    >>> s = login(load_model("models/demo"), "tuzla.mostar", lambda block, user: [])
     >>> sorted(s.roles), s.administrator, s.variables["AREAS"]
     (['area office'], False, ('Tuzla', 'Mostar'))
     """
@@ -56,7 +56,7 @@ def login(model: Model, user: str | None, run: RunRows) -> Session:
     def variables() -> dict[str, tuple]:
         values: dict[str, tuple] = {"USER": (name,)}
         for block in security.init_blocks:
-            rows = run(block.database, block.sql, {"user": name})
+            rows = run(block, name)
             for i, variable in enumerate(block.variables):
                 values[variable.upper()] = tuple(row[i] for row in rows)
         # A value written for the user in the model wins over an init block's.

@@ -361,7 +361,12 @@ def _security(model: Model) -> Iterator[ModelError]:
                     yield _unknown_role(item.span, where, role, roles)
     databases = {d.name for d in model.databases}
     for block in security.init_blocks:
-        if block.database not in databases:
+        if (block.sql is None) == (block.logical_sql is None) or (block.sql and not block.database):
+            yield ModelError(
+                block.span,
+                f"init block '{block.name}' needs either 'database' and 'sql', or 'logical_sql'",
+            )
+        elif block.sql is not None and block.database not in databases:
             yield ModelError(
                 block.span,
                 f"init block '{block.name}' runs on unknown database '{block.database}'",

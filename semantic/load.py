@@ -247,7 +247,14 @@ def _security(spec, doc: Located, errors: list[ModelError]) -> Security:
             for i, u in enumerate(spec.users)
         ),
         init_blocks=tuple(
-            InitBlock(b.name, b.database, b.sql, b.variables, doc.span((*at, "init_blocks", i)))
+            InitBlock(
+                b.name,
+                b.database,
+                b.sql,
+                b.variables,
+                doc.span((*at, "init_blocks", i)),
+                b.logical_sql,
+            )
             for i, b in enumerate(spec.init_blocks)
         ),
         row_filters=tuple(

@@ -178,10 +178,11 @@ class User:
 @dataclass(frozen=True)
 class InitBlock:
     name: str
-    database: str
-    sql: str
+    database: str | None  # with sql
+    sql: str | None
     variables: tuple[str, ...]
     span: SourceSpan
+    logical_sql: str | None = None
 
 
 @dataclass(frozen=True)

@@ -170,8 +170,11 @@ class UserSpec(_Spec):
 
 class InitBlockSpec(_Spec):
     name: str
-    database: str = Field(description="The model database the query runs on")
-    sql: str = Field(description="Physical SQL; $user is the user's name, bound as a value")
+    database: str | None = Field(None, description="The model database `sql` runs on")
+    sql: str | None = Field(None, description="Physical SQL; $user is the user's name, bound")
+    logical_sql: str | None = Field(
+        None, description="Or Logical SQL, run unrestricted; VALUEOF(NQ_SESSION.USER) is the user"
+    )
     variables: Names = Field(
         description="Variables set from the columns, in order; every row adds a value"
     )

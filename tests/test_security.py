@@ -245,3 +245,38 @@ def test_no_request_returns_a_row_outside_the_users_areas(demo, request):
         request + where + '"Customer"."Distribution Area" = \'Zenica\'', user="admin"
     )
     assert rows(result.df) == rows(explicit.df)
+
+
+def test_a_logical_sql_init_block_sets_a_variable_for_a_row_filter(tmp_path, demo, demo_db):
+    folder = tmp_path / "demo"
+    shutil.copytree(ROOT / "models" / "demo", folder)
+    security = folder / "security.yaml"
+    text = security.read_text()
+    text = text.replace(
+        "  users:\n",
+        "    - {name: customer portal}\n"
+        "  users:\n"
+        "    - {name: EP-0000006, roles: [customer portal]}\n",
+    )
+    text = text.replace(
+        "  row_filters:\n",
+        "    - name: home area of a customer\n"
+        "      logical_sql: >-\n"
+        '        SELECT "Customer"."Distribution Area" FROM "Campaigns"\n'
+        '        WHERE "Customer"."Customer Number" = VALUEOF(NQ_SESSION.USER)\n'
+        "      variables: [HOME_AREA]\n"
+        "  row_filters:\n"
+        "    - role: customer portal\n"
+        "      table: Customer\n"
+        '      filter: \'"Customer"."Distribution Area" = VALUEOF(NQ_SESSION.HOME_AREA)\'\n',
+    )
+    security.write_text(text)
+    lookup = f"SELECT a.name FROM customer c {AREA_JOINS} WHERE c.customer_number = 'EP-0000006'"
+    home = hand(demo_db, lookup).iat[0, 0]
+    engine = Engine.open(folder)
+    assert engine.session("EP-0000006").variables["HOME_AREA"] == (home,)
+    result = engine.query(
+        'SELECT "Customer"."Distribution Area" FROM "Campaigns"', user="EP-0000006"
+    )
+    assert result.df["Distribution Area"].tolist() == [home]
+    engine.close()
