@@ -146,7 +146,8 @@ def log(
             ms or 0
             for ms in (e.parse_ms, e.resolve_ms, e.plan_ms, e.generate_ms, e.execute_ms, e.fetch_ms)
         )
-        outcome = f"error: {e.error.splitlines()[0]}" if e.error else f"{e.rows} row(s), {e.cache}"
+        cache = f"cache {e.cache}" if e.cache else "not cached"
+        outcome = f"error: {e.error.splitlines()[0]}" if e.error else f"{e.rows} row(s), {cache}"
         typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S} {e.user_name} {total:.1f} ms {outcome}")
         typer.echo(f"  {' '.join(e.logical_sql.split())}")
     if not entries:
