@@ -16,8 +16,8 @@ from engine.cache import ResultCache
 from engine.compile import Compiled, compile_request
 from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
-from engine.session import Session, login
-from physical.backend import Backend, connect
+from engine.session import SYSTEM, Session, login
+from physical.backend import Backend, QueryError, connect
 from semantic.errors import StrataError
 from semantic.load import load_model
 from semantic.model import InitBlock, Model
@@ -106,7 +106,7 @@ class Engine:
 
     def session(self, user: str | None = None) -> Session:
         """Log `user` in once (init blocks run then) and keep the session for this engine."""
-        key = user or ""
+        key = user
         with self._lock:
             found = self._sessions.get(key)
         if found is None:
@@ -129,6 +129,7 @@ class Engine:
     def query(self, logical_sql: str, user: str | None = None) -> Result:
         """Run `logical_sql` as `user`; every request, answered or refused, is logged."""
         entry = QueryLogEntry(user or self.model.security.default_user or "", logical_sql)
+        session = SYSTEM
         try:
             session = self.session(user)
             entry = replace(entry, user_name=session.user)
@@ -148,6 +149,16 @@ class Engine:
             t1 = time.perf_counter()
             df = _frame(table, query.columns)
             t2 = time.perf_counter()
+        except QueryError as e:
+            self.log.write(replace(entry, error=str(e)))
+            if session.administrator:
+                raise
+            # DuckDB's message quotes the value it failed on, which may belong to a row the
+            # user's filters hide (the optimizer may test a condition before the row filter).
+            raise QueryError(
+                "the database could not evaluate this request; an administrator can read "
+                f"the reason in the query log (request {entry.request_id})"
+            ) from None
         except StrataError as e:
             self.log.write(replace(entry, error=str(e)))
             raise

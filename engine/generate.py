@@ -66,6 +66,8 @@ def generate(plan: QueryPlan, model: Model, dialect: str = "duckdb") -> Generate
     ) AS "f0"
     """
     tree = build(plan, model)
+    if dialect == "duckdb":
+        _casts_that_cannot_fail(tree)
     columns = tuple(o.name for o in plan.request.outputs if not o.hidden)
     # copy=False: the tree was built for this call alone, and copying it cost 0.3 ms.
     sql = tree.sql(dialect=dialect, identify=True, copy=False)
@@ -358,6 +360,15 @@ def _wrapped(tree: exp.Expression) -> exp.Expression:
     # Keeps `a - b` together when it is substituted into `x * (a - b)`.
     atomic = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Case)
     return tree if isinstance(tree, atomic) else exp.Paren(this=tree)
+
+
+def _casts_that_cannot_fail(tree: exp.Select) -> None:
+    """CAST becomes TRY_CAST: a failed cast is NULL, not an error quoting the value. DuckDB may
+    test a user's condition on a row before the row filter removes it, so an error would
+    reveal a hidden row. (PostgreSQL has no TRY_CAST; its backend must keep errors generic.)"""
+    for node in list(tree.find_all(exp.Cast)):
+        if not isinstance(node, exp.TryCast):
+            node.replace(exp.TryCast(**node.args))
 
 
 def _safe_division(tree: exp.Select) -> exp.Select:

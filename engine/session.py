@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from semantic.errors import StrataError, did_you_mean
+from semantic.errors import StrataError
 from semantic.model import InitBlock, Model
 
 # Runs an init block for a user name -> its rows.
@@ -42,14 +42,15 @@ def login(model: Model, user: str | None, run: RunRows) -> Session:
     if not security.users:
         name = user or "anonymous"
         return Session(name, frozenset(), True, MappingProxyType({"USER": (name,)}))
-    name = user or security.default_user
-    if name is None:
-        raise StrataError("this model has users: name one (--user NAME)")
+    # Only a missing user means the default one: an empty name (a front end's missing
+    # login) must never become the default user, who may be an administrator.
+    name = security.default_user if user is None else user
+    if name is None or not name.strip():
+        raise StrataError("name a user (--user NAME); this model has users")
     found = next((u for u in security.users if u.name == name), None)
     if found is None:
-        raise StrataError(
-            f"unknown user '{name}'", *([hint] if (hint := _hint(name, security.users)) else [])
-        )
+        # No suggestion: listing close names would tell anyone which users exist.
+        raise StrataError(f"unknown user '{name}'")
     roles = frozenset(found.roles)
     administrator = any(r.administrator for r in security.roles if r.name in roles)
 
@@ -88,7 +89,3 @@ class _Deferred(Mapping):
 
     def __len__(self) -> int:
         return len(self._loaded())
-
-
-def _hint(name: str, users) -> str | None:
-    return did_you_mean(name, [u.name for u in users])

@@ -91,8 +91,13 @@ def test_a_request_the_database_refuses_raises_a_strata_error_with_its_reason(ti
     from physical.backend import QueryError
 
     with pytest.raises(QueryError) as caught:
-        tiny.query('SELECT CAST("Customer"."Name" AS INTEGER) AS "n" FROM "Tiny"')
-    assert "the database refused the query: Conversion Error" in str(caught.value)
+        tiny.query('SELECT "Customer"."Customer Id" * 2000000000 AS "n" FROM "Tiny"')
+    assert "the database refused the query: Out of Range Error" in str(caught.value)
+
+
+def test_a_cast_the_data_cannot_satisfy_is_null_not_an_error(tiny):
+    result = tiny.query('SELECT CAST("Customer"."Name" AS INTEGER) AS "n" FROM "Tiny"')
+    assert result.df["n"].isna().all()
 
 
 @pytest.mark.parametrize(

@@ -280,3 +280,42 @@ def test_a_logical_sql_init_block_sets_a_variable_for_a_row_filter(tmp_path, dem
     )
     assert result.df["Distribution Area"].tolist() == [home]
     engine.close()
+
+
+def test_a_failing_cast_cannot_read_a_hidden_customer_name(demo, demo_db):
+    # Customer 1 is not in Zenica; DuckDB may test the cast before the area filter.
+    assert (
+        hand(demo_db, f"SELECT a.name FROM customer c {AREA_JOINS} WHERE c.customer_id = 1").iat[
+            0, 0
+        ]
+        != "Zenica"
+    )
+    result = demo.query(
+        'SELECT "Customer"."Customer Id" FROM "Campaigns" WHERE "Customer"."Customer Id" = 1 '
+        'AND CAST("Customer"."Customer Name" AS INT) = 1',
+        user=ZENICA,
+    )
+    assert result.rows == 0
+
+
+def test_a_restricted_user_gets_a_generic_database_error_and_the_log_keeps_the_reason(demo):
+    from physical.backend import QueryError
+
+    with pytest.raises(QueryError) as caught:
+        demo.query(
+            'SELECT "Customer"."Customer Id" * 2000000000 AS "n" FROM "Campaigns"', user=ZENICA
+        )
+    message = str(caught.value)
+    assert "could not evaluate this request" in message and "Out of Range" not in message
+    demo.log.flush()
+    from store import open_store, recent_queries
+
+    with open_store() as store:
+        [entry] = recent_queries(store, user=ZENICA, last=1)
+    assert "Out of Range" in entry.error
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_an_empty_user_name_is_refused_not_taken_for_the_default_user(demo, name):
+    with pytest.raises(Exception, match="name a user"):
+        demo.query('SELECT "Facts"."# Customers" FROM "Campaigns"', user=name)
