@@ -166,7 +166,8 @@ def _coalesce(columns: list[exp.Expression]) -> exp.Expression:
 def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: Model) -> exp.Select:
     if fact.anchor is not None:
         return _anchored_select(fact, grain, filters, model)
-    dimensions = [_physical(g, model) for g in grain]
+    guard = _guard(fact, model)
+    dimensions = [_physical(g, model, guard) for g in grain]
     base = fact.source.base
     if fact.preaggregate:
         source = _preaggregated(fact, model)
@@ -187,7 +188,7 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
         ],
     )
     if filters:
-        select.set("where", _where(_physical(c, model) for c in filters))
+        select.set("where", _where(_condition(c, fact, model, guard) for c in filters))
     if dimensions and (measures or not _has_key(base, dimensions, model)):
         select.set("group", exp.Group(expressions=[d.copy() for d in dimensions]))
     return select
@@ -202,11 +203,12 @@ def _anchored_select(
     below = {t for t, path in paths.items() if path and path[0] == anchor}
     outer_steps = [s for s in fact.joins if s.table in below and s != anchor]
     inner_steps = [s for s in fact.joins if s.table not in below]
+    guard = _guard(fact, model)
     outer_filters, inner_filters = [], []
     for condition in filters:
-        physical = _physical(condition, model)
-        tables = {c.table for c in physical.find_all(exp.Column)}
-        (outer_filters if tables <= below else inner_filters).append(physical)
+        tables = {c.table for c in _physical(condition, model).find_all(exp.Column)}
+        side = outer_filters if tables <= below else inner_filters
+        side.append(_condition(condition, fact, model, guard))
     related = exp.Select(
         expressions=[exp.Literal.number(1)],
         from_=exp.From(this=_table(fact.source.base, model)),
@@ -216,7 +218,7 @@ def _anchored_select(
         ],
         where=_where([_join_condition(anchor.join), *inner_filters]),
     )
-    dimensions = [_physical(g, model) for g in grain]
+    dimensions = [_physical(g, model, guard) for g in grain]
     select = exp.Select(
         expressions=[_alias(d, f"d{k}") for k, d in enumerate(dimensions)],
         from_=exp.From(this=_table(anchor.table, model)),
@@ -258,12 +260,39 @@ def _table(name: str, model: Model) -> exp.Expression:
     )
 
 
-def _physical(tree: exp.Expression, model: Model) -> exp.Expression:
-    """Replace logical attribute references by their physical expressions."""
+def _guard(fact: FactQuery, model: Model) -> exp.Expression | None:
+    """The session's row filters on this query, as one physical condition, if any."""
+    if not fact.guard:
+        return None
+    return exp.and_(*(_physical(g, model) for g in fact.guard), copy=False)
+
+
+def _condition(
+    condition: exp.Expression, fact: FactQuery, model: Model, guard: exp.Expression | None
+) -> exp.Expression:
+    # The row filters themselves read the real columns; every other condition is the user's.
+    is_row_filter = any(condition is g for g in fact.guard)
+    return _physical(condition, model, None if is_row_filter else guard)
+
+
+def _physical(
+    tree: exp.Expression, model: Model, guard: exp.Expression | None = None
+) -> exp.Expression:
+    """Replace logical attribute references by their physical expressions.
+
+    With a guard (the session's row filters), each becomes CASE WHEN guard THEN column END:
+    DuckDB may evaluate a user's condition on a row before the row filter removes it, and an
+    error there (an overflow) would tell the user something about a hidden row. Guarded, a
+    user's expression only ever sees values of rows the user may see; the others are NULL,
+    and the row filter removes them anyway.
+    """
 
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column):
-            return _wrapped(model.logical_column(node.table, node.name).expr.copy())
+            physical = _wrapped(model.logical_column(node.table, node.name).expr.copy())
+            if guard is None:
+                return physical
+            return exp.Case(ifs=[exp.If(this=guard.copy(), true=physical)])
         return node
 
     if isinstance(tree, exp.Column):  # the common case, without copying the tree first

@@ -30,6 +30,8 @@ class FactQuery:
     # Conditions on attributes, applied before aggregation: the request's, and the session's
     # row filters on every table this query can reach.
     filters: tuple[exp.Expression, ...] = ()
+    # The row filters among them: the user's own expressions see only rows they keep.
+    guard: tuple[exp.Expression, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,16 +199,21 @@ def _with_filters(query: FactQuery, request: ResolvedRequest, model: Model) -> F
     A row filter on customers applies to billing by year too, joining the customers in
     if the request did not: a restricted user's totals are totals over their rows.
     """
-    filters = list(request.filters)
+    guard = []
     steps = {step.table: step for step in query.joins}
     for _table, condition in request.row_filters:
         joins, missing = _reach(query.source, _physical_tables([condition], model), model)
         if missing is not None:
             continue  # this query never reaches the filtered table (a service catalogue)
-        filters.append(condition)
+        guard.append(condition)
         for step in joins:
             steps.setdefault(step.table, step)
-    return replace(query, joins=tuple(steps.values()), filters=tuple(filters))
+    return replace(
+        query,
+        joins=tuple(steps.values()),
+        filters=(*request.filters, *guard),
+        guard=tuple(guard),
+    )
 
 
 def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Model) -> FactQuery:

@@ -319,3 +319,22 @@ def test_a_restricted_user_gets_a_generic_database_error_and_the_log_keeps_the_r
 def test_an_empty_user_name_is_refused_not_taken_for_the_default_user(demo, name):
     with pytest.raises(Exception, match="name a user"):
         demo.query('SELECT "Facts"."# Customers" FROM "Campaigns"', user=name)
+
+
+def test_an_error_that_only_a_hidden_row_would_raise_does_not_happen(demo, demo_db):
+    from physical.backend import QueryError
+
+    # A customer outside Zenica whose id overflows INT32 once multiplied by 2,000,000,000.
+    hidden = hand(
+        demo_db,
+        f"""
+        SELECT MIN(c.customer_id) FROM customer c {AREA_JOINS}
+        WHERE a.name <> 'Zenica' AND c.customer_id >= 2""",
+    ).iat[0, 0]
+    request = (
+        f'SELECT "Customer"."Customer Id" FROM "Campaigns" WHERE "Customer"."Customer Id" = {hidden}'
+        ' AND "Customer"."Customer Id" * 2000000000 > 0'
+    )
+    with pytest.raises(QueryError):
+        demo.query(request, user="admin")  # the row exists, and the condition overflows on it
+    assert demo.query(request, user=ZENICA).rows == 0  # Zenica's view: no such row, no error
