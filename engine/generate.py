@@ -287,6 +287,9 @@ def _physical(
     and the row filter removes them anyway.
     """
 
+    if guard is not None and _cannot_fail(tree, model):
+        guard = None
+
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column):
             physical = _wrapped(model.logical_column(node.table, node.name).expr.copy())
@@ -298,6 +301,30 @@ def _physical(
     if isinstance(tree, exp.Column):  # the common case, without copying the tree first
         return swap(tree)
     return tree.transform(swap, copy=True)
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Is, exp.Like)
+_CONSTANTS = (exp.Literal, exp.Null, exp.Boolean)
+
+
+def _cannot_fail(tree: exp.Expression, model: Model) -> bool:
+    """A plain column, or a plain column compared with constants: nothing that could raise
+    an error depending on a row's values, so it needs no row-filter guard (the common case,
+    and the cheap one to compile)."""
+
+    def plain(node: exp.Expression) -> bool:
+        return isinstance(node, exp.Column) and isinstance(
+            model.logical_column(node.table, node.name).expr, exp.Column
+        )
+
+    if plain(tree):
+        return True
+    if isinstance(tree, exp.Not):
+        tree = tree.this
+    if not isinstance(tree, _COMPARISONS) or not plain(tree.this):
+        return False
+    others = [n for n in tree.iter_expressions() if n is not tree.this]
+    return all(isinstance(n, _CONSTANTS) for o in others for n in o.walk())
 
 
 def _aggregate(measure: LogicalColumn, base: str, model: Model) -> exp.Expression:

@@ -88,7 +88,8 @@ class LogWriter:
             try:
                 # One transaction for whatever queued up meanwhile: a busy engine pays one
                 # commit per batch, not per request.
-                log_queries(self._store(), entries)
+                if entries:
+                    log_queries(self._store(), entries)
             except Exception:  # a lost log row must not kill the writer or the request
                 _log.exception("query log: could not write %d request(s)", len(entries))
             finally:

@@ -93,6 +93,13 @@ def _row_filters(model: Model, session: Session) -> tuple[tuple[str, exp.Express
     user's roles on the same table are ORed (each role widens what the user sees)."""
     if session.administrator:
         return ()
+    key = ("row_filters", model.hash)
+    if key not in session.memo:
+        session.memo[key] = _build_row_filters(model, session)
+    return session.memo[key]
+
+
+def _build_row_filters(model: Model, session: Session) -> tuple[tuple[str, exp.Expression], ...]:
     by_table: dict[str, list[exp.Expression]] = {}
     for rule in model.security.row_filters:
         if rule.role in session.roles:

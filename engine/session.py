@@ -20,6 +20,8 @@ class Session:
     roles: frozenset[str]
     administrator: bool  # sees every object and every row
     variables: Mapping[str, tuple] = field(default_factory=dict, compare=False)
+    # What the resolver derives from the session alone (its row filters), computed once.
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def sees(self, roles: tuple[str, ...]) -> bool:
         """Whether an object visible to `roles` (empty: everyone) is visible in this session."""
