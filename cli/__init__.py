@@ -154,6 +154,18 @@ def log(
         typer.echo("(no requests logged)")
 
 
+model_app = typer.Typer(help="Tools for modelers.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("schema")
+def model_schema() -> None:
+    """Print the JSON Schema of model files (editors validate and complete YAML with it)."""
+    from semantic.schema import schema_text
+
+    typer.echo(schema_text(), nl=False)
+
+
 cache_app = typer.Typer(help="The result cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 

@@ -21,7 +21,10 @@ def _as_list(value: object) -> object:
     return [value] if isinstance(value, str) else value
 
 
-Names = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
+# One name or a list; the JSON Schema says so too, so editors accept both spellings.
+Names = Annotated[
+    tuple[str, ...], BeforeValidator(_as_list, json_schema_input_type=str | list[str])
+]
 
 
 class Dialect(StrEnum):
@@ -117,7 +120,7 @@ class HierarchySpec(_Spec):
 
 Roles = Annotated[
     tuple[str, ...],
-    BeforeValidator(_as_list),
+    BeforeValidator(_as_list, json_schema_input_type=str | list[str]),
     Field(description="Roles that may see this; empty: everyone. Administrators see all."),
 ]
 
@@ -137,7 +140,13 @@ class FolderSpec(_Spec):
     name: str
     description: str | None = None
     roles: Roles = ()
-    columns: tuple[Annotated[PresentationColumnSpec, BeforeValidator(_column_shorthand)], ...] = ()
+    columns: tuple[
+        Annotated[
+            PresentationColumnSpec,
+            BeforeValidator(_column_shorthand, json_schema_input_type=str | PresentationColumnSpec),
+        ],
+        ...,
+    ] = ()
 
 
 class SubjectAreaSpec(_Spec):
