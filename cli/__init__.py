@@ -166,6 +166,29 @@ def model_schema() -> None:
     typer.echo(schema_text(), nl=False)
 
 
+@model_app.command("test")
+@_user_errors
+def model_test(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder.")] = DEFAULT_MODEL,
+) -> None:
+    """Run the model's golden queries (tests: in its YAML); exit 1 if any fails."""
+    from engine import Engine
+    from engine.model_tests import run_model_tests
+
+    engine = Engine.open(model_dir)
+    outcomes = run_model_tests(engine)
+    engine.close()
+    for outcome in outcomes:
+        typer.echo(f"{'ok  ' if outcome.passed else 'FAIL'} {outcome.test.name}")
+        if not outcome.passed:
+            typer.echo(f"     {outcome.test.span}")
+            typer.echo("\n".join("     " + line for line in outcome.failure.splitlines()))
+    failed = sum(not o.passed for o in outcomes)
+    typer.echo(f"{len(outcomes) - failed} of {len(outcomes)} golden queries as expected")
+    if failed:
+        raise typer.Exit(1)
+
+
 cache_app = typer.Typer(help="The result cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 

@@ -17,6 +17,7 @@ from semantic.model import (
     ColumnKind,
     Database,
     Folder,
+    GoldenTest,
     Hierarchy,
     InitBlock,
     Join,
@@ -159,7 +160,23 @@ def _build(path: str, digest: str, docs: list, errors: list[ModelError]) -> Mode
     databases, tables, joins = [], [], []
     logical, hierarchies, areas = [], [], []
     security = Security()
+    tests = []
     for doc, spec in docs:
+        for t, test in enumerate(spec.tests):
+            expect = test.expect
+            tests.append(
+                GoldenTest(
+                    test.name,
+                    test.request,
+                    test.user,
+                    tuple(tuple(r) for r in expect.rows) if expect.rows is not None else None,
+                    expect.row_count,
+                    tuple(expect.values.items()) if expect.values is not None else None,
+                    expect.ordered,
+                    expect.tolerance,
+                    doc.span(("tests", t)),
+                )
+            )
         if spec.security is not None:
             if security.span is not None:
                 errors.append(
@@ -222,6 +239,7 @@ def _build(path: str, digest: str, docs: list, errors: list[ModelError]) -> Mode
         tuple(hierarchies),
         tuple(areas),
         security,
+        tuple(tests),
     )
     return _indexed(model)
 
@@ -430,5 +448,6 @@ def _indexed(model: Model) -> Model:
         model.hierarchies,
         model.subject_areas,
         model.security,
+        model.tests,
         MappingProxyType(index),
     )

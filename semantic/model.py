@@ -203,6 +203,21 @@ class Security:
     span: SourceSpan | None = None
 
 
+@dataclass(frozen=True)
+class GoldenTest:
+    """A request and what it must return on the model's data (`strata model test`)."""
+
+    name: str
+    request: str
+    user: str | None
+    rows: tuple[tuple, ...] | None
+    row_count: int | None
+    values: tuple[tuple[str, object], ...] | None
+    ordered: bool
+    tolerance: float
+    span: SourceSpan
+
+
 # ---------------------------------------------------------------- the whole
 
 
@@ -217,6 +232,7 @@ class Model:
     hierarchies: tuple[Hierarchy, ...]
     subject_areas: tuple[SubjectArea, ...]
     security: Security = Security()
+    tests: tuple[GoldenTest, ...] = ()
     # Derived indexes, built once at load time so that compiling a request stays cheap.
     _index: Mapping[str, Mapping] = field(default_factory=dict, repr=False)
 

@@ -203,6 +203,23 @@ class SecuritySpec(_Spec):
     row_filters: tuple[RowFilterSpec, ...] = ()
 
 
+class ExpectSpec(_Spec):
+    rows: list[list[Value | None]] | None = Field(
+        None, description="Every row, in order if ordered"
+    )
+    row_count: int | None = None
+    values: dict[str, Value | None] | None = Field(None, description="The first row, by column")
+    ordered: bool = False
+    tolerance: float = Field(1e-6, description="Largest difference allowed between numbers")
+
+
+class GoldenTestSpec(_Spec):
+    name: str
+    request: str = Field(description="A Logical SQL request")
+    user: str | None = Field(None, description="Run as this user (default: the model's)")
+    expect: ExpectSpec
+
+
 class ModelFileSpec(_Spec):
     """One YAML file of a model; any file may hold any of the sections."""
 
@@ -211,3 +228,4 @@ class ModelFileSpec(_Spec):
     hierarchies: tuple[HierarchySpec, ...] = ()
     subject_areas: tuple[SubjectAreaSpec, ...] = ()
     security: SecuritySpec | None = None
+    tests: tuple[GoldenTestSpec, ...] = Field((), description="Golden queries: strata model test")
