@@ -166,6 +166,33 @@ def model_schema() -> None:
     typer.echo(schema_text(), nl=False)
 
 
+@model_app.command("diff")
+@_user_errors
+def model_diff(
+    old: Annotated[Path, typer.Argument(help="The model folder before.")],
+    new: Annotated[Path, typer.Argument(help="The model folder after.")],
+) -> None:
+    """What changed between two model folders, and which saved analyses it touches."""
+    from engine.impact import affected_analyses
+    from semantic.diff import diff_models
+    from semantic.load import load_model
+    from store import all_analyses, open_store
+
+    changes = diff_models(load_model(old), load_model(new))
+    for change in changes:
+        typer.echo(str(change))
+    if not changes:
+        typer.echo("no changes")
+        return
+    with open_store() as store:
+        touched = affected_analyses(changes, all_analyses(store))
+    if touched:
+        typer.echo("\nsaved analyses that use what changed:")
+    for analysis, change in touched:
+        where = f"{analysis.owner}/{analysis.folder}/{analysis.name}"
+        typer.echo(f"  {where}: {change.kind} {change.item}")
+
+
 @model_app.command("test")
 @_user_errors
 def model_test(

@@ -162,6 +162,12 @@ def list_analyses(store: Store, owner: str) -> list[SavedAnalysis]:
     return sorted(analyses, key=lambda a: (a.folder is not Folder.MY, a.name.casefold(), a.name))
 
 
+def all_analyses(store: Store) -> list[SavedAnalysis]:
+    """Every saved analysis of every user (for a model change's impact, not for the catalog)."""
+    rows = store.read(lambda conn: conn.execute(select(saved_analysis)).all())
+    return sorted((_analysis(r) for r in rows), key=lambda a: (a.owner, a.folder, a.name))
+
+
 def rename_analysis(
     store: Store, owner: str, name: str, new_name: str, folder: Folder | str = Folder.MY
 ) -> SavedAnalysis:

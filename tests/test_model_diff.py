@@ -1,0 +1,108 @@
+"""`strata model diff` names what changed in each layer and the saved analyses it touches."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from semantic import load_model
+from semantic.diff import diff_models
+from store import open_store, save_analysis
+from tests.conftest import ROOT
+
+DEMO = ROOT / "models" / "demo"
+
+
+def _copy(tmp_path, edits: dict[str, tuple[str, str]]):
+    folder = tmp_path / "new"
+    shutil.copytree(DEMO, folder)
+    for file, (old, new) in edits.items():
+        path = folder / file
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new))
+    return folder
+
+
+def test_the_same_model_has_no_changes():
+    assert diff_models(load_model(DEMO), load_model(DEMO)) == ()
+
+
+def test_a_renamed_logical_column_is_one_rename_not_a_removal_and_an_addition(tmp_path):
+    new = _copy(
+        tmp_path,
+        {
+            "business.yaml": (
+                "{name: Customer Name, expr: customer.name}",
+                "{name: Full Name, expr: customer.name}",
+            ),
+            "presentation.yaml": ("- Customer.Customer Name", "- Customer.Full Name"),
+        },
+    )
+    changes = [str(c) for c in diff_models(load_model(DEMO), load_model(new))]
+    assert any(
+        'renamed  column "Customer"."Customer Name": now "Customer"."Full Name"' in c
+        for c in changes
+    )
+    assert any(
+        'renamed  column "Campaigns"."Customer"."Customer Name": now '
+        '"Campaigns"."Customer"."Full Name"' in c
+        for c in changes
+    )
+    assert not any("removed" in c for c in changes)
+
+
+def test_a_changed_aggregation_and_formula_are_shown_before_and_after(tmp_path):
+    new = _copy(
+        tmp_path,
+        {
+            "business.yaml": (
+                "{name: Billed Amount, expr: invoice.billed_amount, aggregation: sum}",
+                "{name: Billed Amount, expr: invoice.billed_amount, aggregation: max}",
+            ),
+        },
+    )
+    [change] = diff_models(load_model(DEMO), load_model(new))
+    assert str(change).endswith(
+        '"Billing"."Billed Amount": invoice.billed_amount sum -> invoice.billed_amount max'
+    )
+
+
+def test_strata_model_diff_names_the_saved_analysis_that_uses_a_renamed_column(tmp_path):
+    new = _copy(
+        tmp_path,
+        {
+            "presentation.yaml": (
+                "- Customer.Customer Name",
+                "- {column: Customer.Customer Name, name: Name}",
+            ),
+        },
+    )
+    data = tmp_path / "data"
+    data.mkdir()
+    with open_store(f"sqlite:///{data}/app.db") as store:
+        save_analysis(
+            store,
+            "amra",
+            "names",
+            'SELECT "Customer"."Customer Name" FROM "Campaigns"',
+            "Campaigns",
+        )
+        save_analysis(
+            store,
+            "amra",
+            "types",
+            'SELECT "Customer"."Customer Type" FROM "Campaigns"',
+            "Campaigns",
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "model", "diff", str(DEMO), str(new)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "STRATA_DATA": str(data)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'renamed  column "Campaigns"."Customer"."Customer Name"' in done.stdout
+    assert "amra/my/names: renamed" in done.stdout and "amra/my/types" not in done.stdout
