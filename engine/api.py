@@ -18,12 +18,25 @@ from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
 from engine.session import SYSTEM, Session, login
 from physical.backend import Backend, QueryError, connect
-from semantic.errors import StrataError
+from semantic.errors import ModelErrors, StrataError
 from semantic.load import load_model
 from semantic.model import InitBlock, Model
 from store import QueryLogEntry, Store, open_store
 
 _STAGES = ("parse", "resolve", "plan", "generate")
+
+
+def _stamp(folder: str) -> tuple:
+    """Names, sizes and modification times of the model's files: cheap to read on every
+    request, and different whenever a file is saved, added or removed."""
+    try:
+        return tuple(
+            (p.name, s.st_size, s.st_mtime_ns)
+            for p in sorted(Path(folder).glob("*.yaml"))
+            for s in [p.stat()]
+        )
+    except OSError:
+        return ()
 
 
 def _data_folder() -> Path:
@@ -79,6 +92,8 @@ class Engine:
         self._plans: OrderedDict[tuple, Compiled] = OrderedDict()
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self._stamp = _stamp(model.path)
+        self.reload_errors: ModelErrors | None = None  # why the model on disk is not in use
 
     @classmethod
     def open(cls, path: str | Path = "models/demo", store_url: str | None = None) -> Engine:
@@ -126,8 +141,33 @@ class Engine:
             tuple(row.values()) for row in self._backend(query.database).run(query.sql).to_pylist()
         ]
 
+    def reload_if_changed(self) -> bool:
+        """Switch to the model on disk if its files changed and it passes the check.
+
+        A broken edit leaves the last good model in service and its errors in
+        `reload_errors`, so a modeler's typo never takes the application down.
+        """
+        stamp = _stamp(self.model.path)
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            model = load_model(self.model.path)
+        except ModelErrors as e:
+            self.reload_errors = e
+            return False
+        self.reload_errors = None
+        if model.hash == self.model.hash:
+            return False
+        with self._lock:
+            self.model = model
+            self._plans.clear()
+            self._sessions.clear()
+        return True
+
     def query(self, logical_sql: str, user: str | None = None) -> Result:
         """Run `logical_sql` as `user`; every request, answered or refused, is logged."""
+        self.reload_if_changed()
         entry = QueryLogEntry(user or self.model.security.default_user or "", logical_sql)
         session = SYSTEM
         try:

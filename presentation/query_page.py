@@ -32,6 +32,12 @@ def render() -> None:
     except StrataError as e:
         st.error(f"The model in {model_dir} cannot be loaded:\n\n```\n{e}\n```")
         return
+    engine.reload_if_changed()
+    if engine.reload_errors is not None:
+        st.warning(
+            "The model on disk has errors; the last good model stays in use.\n\n"
+            f"```\n{engine.reload_errors}\n```"
+        )
     _sidebar(engine)
     st.title("Logical SQL")
     text = st.text_area("Request", SEED_QUESTION, height=180, key="logical_sql")
