@@ -79,6 +79,9 @@ class Engine:
     # Compiled requests kept per engine: a model never changes under an engine, and a
     # Streamlit page or a dashboard sends the same requests again and again.
     PLAN_CACHE_SIZE = 512
+    # How often a request looks at the model files (a few stat calls, ~70 us): a saved
+    # model is in use within a second, and a busy engine does not stat on every request.
+    RELOAD_CHECK_S = 1.0
 
     def __init__(
         self, model: Model, store_url: str | None = None, cache: ResultCache | None = None
@@ -93,6 +96,7 @@ class Engine:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._stamp = _stamp(model.path)
+        self._checked = time.monotonic()
         self.reload_errors: ModelErrors | None = None  # why the model on disk is not in use
 
     @classmethod
@@ -147,6 +151,10 @@ class Engine:
         A broken edit leaves the last good model in service and its errors in
         `reload_errors`, so a modeler's typo never takes the application down.
         """
+        now = time.monotonic()
+        if now - self._checked < self.RELOAD_CHECK_S:
+            return False
+        self._checked = now
         stamp = _stamp(self.model.path)
         if stamp == self._stamp:
             return False

@@ -19,6 +19,7 @@ def live(tmp_path, tiny_db):
     folder = tmp_path / "tiny"
     shutil.copytree(TINY, folder, ignore=shutil.ignore_patterns("*.sql"))
     engine = Engine.open(folder)
+    engine.RELOAD_CHECK_S = 0  # look at every request, not once a second
     yield engine, folder / "presentation.yaml"
     engine.close()
 
@@ -44,6 +45,13 @@ def test_a_broken_edit_keeps_serving_the_last_good_model_and_says_why(live):
     after = engine.query(REQUEST).df
     assert after.equals(before)
     assert "maps to unknown column 'Bild' of 'Sales'" in str(engine.reload_errors)
+
+
+def test_a_busy_engine_looks_at_the_files_at_most_once_a_second(live):
+    engine, presentation = live
+    engine.RELOAD_CHECK_S = 3600
+    _save(presentation, "- Sales.Billed\n", "- Sales.Bild\n")
+    assert engine.reload_if_changed() is False and engine.reload_errors is None
 
 
 def test_fixing_the_edit_clears_the_errors(live):
