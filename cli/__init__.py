@@ -29,7 +29,9 @@ UserOption = Annotated[str | None, typer.Option("--user", "-u", help="Run as thi
 
 def demo_path() -> Path:
     """Where the demo warehouse lives: $STRATA_DATA (default data/) / demo.duckdb."""
-    return Path(os.environ.get("STRATA_DATA") or "data") / "demo.duckdb"
+    from physical.settings import data_folder
+
+    return data_folder() / "demo.duckdb"
 
 
 def _user_errors(command):
@@ -224,10 +226,10 @@ app.add_typer(cache_app, name="cache")
 @_user_errors
 def cache_clear() -> None:
     """Remove every cached result (each process's next request runs on the database)."""
-    from engine.api import _data_folder
     from engine.cache import ResultCache
+    from physical.settings import data_folder
 
-    removed = ResultCache(_data_folder() / "cache").clear()
+    removed = ResultCache(data_folder() / "cache").clear()
     typer.echo(f"removed {removed} cached result(s)")
 
 

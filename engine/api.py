@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -18,6 +17,7 @@ from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
 from engine.session import SYSTEM, Session, login
 from physical.backend import Backend, QueryError, connect
+from physical.settings import data_folder
 from semantic.errors import ModelErrors, StrataError
 from semantic.load import load_model
 from semantic.model import InitBlock, Model
@@ -37,10 +37,6 @@ def _stamp(folder: str) -> tuple:
         )
     except OSError:
         return ()
-
-
-def _data_folder() -> Path:
-    return Path(os.environ.get("STRATA_DATA") or "data")
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ class Engine:
         self, model: Model, store_url: str | None = None, cache: ResultCache | None = None
     ):
         self.model = model
-        self.cache = cache if cache is not None else ResultCache(_data_folder() / "cache")
+        self.cache = cache if cache is not None else ResultCache(data_folder() / "cache")
         self._store_url = store_url
         self._store: Store | None = None
         self.log = LogWriter(lambda: self.store)

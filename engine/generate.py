@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from engine.plan import FactQuery, QueryPlan
+from engine.plan import FactQuery, QueryPlan, compared_column, physical_column
 from semantic.model import ColumnKind, LogicalColumn, Model
 from semantic.spec import Aggregation
 
@@ -303,28 +303,13 @@ def _physical(
     return tree.transform(swap, copy=True)
 
 
-_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Is, exp.Like)
-_CONSTANTS = (exp.Literal, exp.Null, exp.Boolean)
-
-
 def _cannot_fail(tree: exp.Expression, model: Model) -> bool:
     """A plain column, or a plain column compared with constants: nothing that could raise
     an error depending on a row's values, so it needs no row-filter guard (the common case,
     and the cheap one to compile)."""
-
-    def plain(node: exp.Expression) -> bool:
-        return isinstance(node, exp.Column) and isinstance(
-            model.logical_column(node.table, node.name).expr, exp.Column
-        )
-
-    if plain(tree):
+    if physical_column(tree, model) is not None:
         return True
-    if isinstance(tree, exp.Not):
-        tree = tree.this
-    if not isinstance(tree, _COMPARISONS) or not plain(tree.this):
-        return False
-    others = [n for n in tree.iter_expressions() if n is not tree.this]
-    return all(isinstance(n, _CONSTANTS) for o in others for n in o.walk())
+    return compared_column(tree.this if isinstance(tree, exp.Not) else tree, model) is not None
 
 
 def _aggregate(measure: LogicalColumn, base: str, model: Model) -> exp.Expression:

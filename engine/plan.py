@@ -284,30 +284,35 @@ def _anchor(fact: FactQuery, grain: list[exp.Expression], filters, model: Model)
     return hop
 
 
-_NULL_REJECTING = (
-    exp.EQ,
-    exp.NEQ,
-    exp.GT,
-    exp.GTE,
-    exp.LT,
-    exp.LTE,
-    exp.Like,
-    exp.ILike,
-    exp.In,
-    exp.Between,
-)
+_COMPARISONS = (
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.In, exp.Between,
+    exp.Is,
+)  # fmt: skip
+
+
+def physical_column(node: exp.Expression, model: Model) -> exp.Column | None:
+    """The physical column a logical reference stands for, if it is a bare column."""
+    if isinstance(node, exp.Column):
+        physical = model.logical_column(node.table, node.name).expr
+        if isinstance(physical, exp.Column):
+            return physical
+    return None
+
+
+def compared_column(condition: exp.Expression, model: Model) -> exp.Column | None:
+    """The physical column of a condition that only compares a plain attribute with
+    constants (Area = 'Zenica', Type IN (...), Email IS NULL), else None."""
+    if not isinstance(condition, _COMPARISONS):
+        return None
+    column = physical_column(condition.this, model)
+    others = [n for n in condition.iter_expressions() if n is not condition.this]
+    if column is None or any(o.find(exp.Column) for o in others):
+        return None
+    return column
 
 
 def _rejects_null(condition: exp.Expression, tables: set[str], model: Model) -> bool:
     """Whether `condition` is false or NULL when every column of `tables` is NULL: a plain
-    column of those tables compared with constants."""
-    if not isinstance(condition, _NULL_REJECTING) or not isinstance(condition.this, exp.Column):
-        return False
-    ref = condition.this
-    physical = model.logical_column(ref.table, ref.name).expr
-    others = [n for n in condition.iter_expressions() if n is not ref]
-    return (
-        isinstance(physical, exp.Column)
-        and physical.table in tables
-        and not any(o.find(exp.Column) for o in others)
-    )
+    column of those tables compared with constants (IS NULL excepted)."""
+    column = compared_column(condition, model)
+    return column is not None and not isinstance(condition, exp.Is) and column.table in tables

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
+from pathlib import Path
 
 from semantic.errors import StrataError
 
@@ -31,3 +33,13 @@ def expand(value: str, environ: dict[str, str] | None = None) -> str:
         )
 
     return _VARIABLE.sub(one, value)
+
+
+def data_folder(environ: Mapping[str, str] | None = None) -> Path:
+    """Where Strata keeps its files (demo warehouse, app store, result cache): $STRATA_DATA.
+
+    >>> data_folder({}), data_folder({"STRATA_DATA": "/srv/strata"})
+    (PosixPath('data'), PosixPath('/srv/strata'))
+    """
+    env = os.environ if environ is None else environ
+    return Path(env.get("STRATA_DATA") or "data")

@@ -11,6 +11,7 @@ from typing import Any, Self, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from physical.settings import data_folder
 from store.retry import DEFAULT_POLICY, RetryPolicy, retry
 
 T = TypeVar("T")
@@ -100,7 +101,7 @@ def default_url(env: Mapping[str, str] = os.environ) -> str:
     """
     if url := env.get("STRATA_STORE_URL"):
         return url
-    return f"sqlite:///{Path(env.get('STRATA_DATA') or 'data') / DEFAULT_FILE}"
+    return f"sqlite:///{data_folder(env) / DEFAULT_FILE}"
 
 
 def connect_store(url: str | None = None, policy: RetryPolicy = DEFAULT_POLICY) -> Store:

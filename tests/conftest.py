@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -52,6 +54,18 @@ def demo(demo_db) -> Engine:
     engine = Engine.open(ROOT / "models" / "demo")
     yield engine
     engine.close()
+
+
+def strata(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run the `strata` command as a user would, from the repository root; `env` adds to
+    the environment (e.g. STRATA_DATA=...)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
 
 
 def hand(db: Path, sql: str) -> pd.DataFrame:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-from tests.conftest import DEMO_CUSTOMERS, ROOT, hand, rows
+from tests.conftest import DEMO_CUSTOMERS, hand, rows, strata
 
 SEED = (
     'SELECT "Customer"."Customer Id", "Customer"."Customer Name", "Contact"."Email" '
@@ -71,18 +68,8 @@ def test_collection_rate_by_year_is_paid_over_billed(demo, demo_db):
     assert [r[0] for r in rows(result.df, ordered=True)] == [2024, 2025, 2026]
 
 
-def _strata(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ},
-    )
-
-
 def test_strata_query_answers_the_seed_question_as_csv(demo, demo_db):
-    done = _strata("query", "--format", "csv", SEED + ' ORDER BY "Customer"."Customer Id"')
+    done = strata("query", "--format", "csv", SEED + ' ORDER BY "Customer"."Customer Id"')
     assert done.returncode == 0, done.stderr
     assert "leaked" not in done.stderr  # nothing may hold DuckDB objects at exit
     lines = done.stdout.splitlines()
@@ -92,69 +79,55 @@ def test_strata_query_answers_the_seed_question_as_csv(demo, demo_db):
 
 def test_strata_query_json_has_one_object_per_row(demo_db):
     # A dimension alone lists its members: the calendar covers 2015-2027.
-    done = _strata("query", "-f", "json", 'SELECT "Time"."Year" FROM "Billing" ORDER BY 1')
+    done = strata("query", "-f", "json", 'SELECT "Time"."Year" FROM "Billing" ORDER BY 1')
     assert json.loads(done.stdout) == [{"Year": year} for year in range(2015, 2028)]
 
 
 def test_strata_query_bad_input_exits_2_with_a_message_and_no_traceback(demo_db):
-    done = _strata("query", 'SELECT "Customer"."Distributon Area" FROM "Campaigns"')
+    done = strata("query", 'SELECT "Customer"."Distributon Area" FROM "Campaigns"')
     assert done.returncode == 2
     assert 'did you mean "Customer"."Distribution Area"?' in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_strata_explain_prints_spark_sql_without_a_warehouse(tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "explain",
-            "--dialect",
-            "spark",
-            'SELECT "Time"."Year", "Facts"."Billed Amount" FROM "Billing"',
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "STRATA_DATA": str(tmp_path)},
+    done = strata(
+        "explain",
+        "--dialect",
+        "spark",
+        'SELECT "Time"."Year", "Facts"."Billed Amount" FROM "Billing"',
+        STRATA_DATA=str(tmp_path),
     )
     assert done.returncode == 0, done.stderr
     assert "`invoice`" in done.stdout and "SUM(" in done.stdout
 
 
 def test_strata_demo_is_idempotent_and_prints_where_it_wrote(demo_db):
-    done = _strata("demo", "--customers", str(DEMO_CUSTOMERS), "--seed", "7")
+    done = strata("demo", "--customers", str(DEMO_CUSTOMERS), "--seed", "7")
     assert done.returncode == 0
     assert str(demo_db) in done.stdout and "already up to date" in done.stdout
 
 
 def test_missing_warehouse_says_how_to_build_it(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "query", 'SELECT "Time"."Year" FROM "Billing"'],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "STRATA_DATA": str(tmp_path)},
-    )
+    done = strata("query", 'SELECT "Time"."Year" FROM "Billing"', STRATA_DATA=str(tmp_path))
     assert done.returncode == 2 and "strata demo" in done.stderr
 
 
 def test_every_verb_has_help():
     for verb in ("demo", "check", "query", "explain", "serve"):
-        done = _strata(verb, "--help")
+        done = strata(verb, "--help")
         assert done.returncode == 0 and "Usage" in done.stdout, verb
 
 
 def test_strata_users_lists_roles_and_resolved_variables(demo_db):
-    done = _strata("users")
+    done = strata("users")
     assert done.returncode == 0, done.stderr
     assert "zenica.office: roles area office\n  AREAS = Zenica\n" in done.stdout
     assert "admin (administrator)" in done.stdout
 
 
 def test_strata_query_runs_as_the_named_user(demo_db):
-    done = _strata(
+    done = strata(
         "query",
         "-f",
         "csv",
@@ -166,8 +139,8 @@ def test_strata_query_runs_as_the_named_user(demo_db):
 
 
 def test_strata_log_shows_the_latest_requests_of_a_user(demo_db):
-    _strata("query", "--user", "tuzla.mostar", 'SELECT "Time"."Year" FROM "Billing"')
-    done = _strata("log", "--user", "tuzla.mostar", "--last", "1")
+    strata("query", "--user", "tuzla.mostar", 'SELECT "Time"."Year" FROM "Billing"')
+    done = strata("log", "--user", "tuzla.mostar", "--last", "1")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert " tuzla.mostar " in lines[0] and "row(s)" in lines[0]
@@ -176,6 +149,6 @@ def test_strata_log_shows_the_latest_requests_of_a_user(demo_db):
 
 def test_strata_cache_clear_empties_the_cache(demo_db):
     request = 'SELECT "Customer"."Customer Type" FROM "Campaigns"'
-    _strata("query", request)
-    assert "removed" in _strata("cache", "clear").stdout
-    assert _strata("cache", "clear").stdout.strip() == "removed 0 cached result(s)"
+    strata("query", request)
+    assert "removed" in strata("cache", "clear").stdout
+    assert strata("cache", "clear").stdout.strip() == "removed 0 cached result(s)"

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from semantic import ModelErrors, load_model
-from tests.conftest import ROOT, TINY
+from tests.conftest import ROOT, TINY, strata
 
 
 @pytest.fixture
@@ -176,22 +174,16 @@ def test_every_error_is_reported_at_once_in_file_order(model_dir):
     assert any("unknown column 'billd'" in e for e in errors)
 
 
-def _strata(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, cwd=ROOT
-    )
-
-
 def test_strata_check_exits_1_with_one_line_per_error(model_dir):
     line = _edit(model_dir, "business.yaml", "expr: invoice.billed,", "expr: invoice.billd,")
-    done = _strata("check", str(model_dir))
+    done = strata("check", str(model_dir))
     assert done.returncode == 1
     assert done.stdout.startswith(f"{model_dir / 'business.yaml'}:{line}:")
     assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_strata_check_exits_0_with_a_summary_on_the_demo():
-    done = _strata("check", "models/demo")
+    done = strata("check", "models/demo")
     assert done.returncode == 0
     assert done.stdout.count("\n") == 1 and "ok" in done.stdout
 

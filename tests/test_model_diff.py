@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 
 from semantic import load_model
 from semantic.diff import diff_models
 from store import open_store, save_analysis
-from tests.conftest import ROOT
+from tests.conftest import ROOT, strata
 
 DEMO = ROOT / "models" / "demo"
 
@@ -96,13 +93,7 @@ def test_strata_model_diff_names_the_saved_analysis_that_uses_a_renamed_column(t
             'SELECT "Customer"."Customer Type" FROM "Campaigns"',
             "Campaigns",
         )
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "model", "diff", str(DEMO), str(new)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "STRATA_DATA": str(data)},
-    )
+    done = strata("model", "diff", str(DEMO), str(new), STRATA_DATA=str(data))
     assert done.returncode == 0, done.stderr
     assert 'renamed  column "Campaigns"."Customer"."Customer Name"' in done.stdout
     assert "amra/my/names: renamed" in done.stdout and "amra/my/types" not in done.stdout

@@ -3,24 +3,11 @@ failure, where the test is and what came back instead."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT, TINY
-
-
-def _model_test(model, env) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cli", "model", "test", str(model)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
+from tests.conftest import ROOT, TINY, strata
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +20,7 @@ def default_demo(tmp_path_factory):
 
 
 def test_the_demo_golden_queries_hold_on_the_default_demo(default_demo):
-    done = _model_test(ROOT / "models" / "demo", {"STRATA_DATA": str(default_demo)})
+    done = strata("model", "test", str(ROOT / "models" / "demo"), STRATA_DATA=str(default_demo))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "5 of 5 golden queries as expected"
 
@@ -56,7 +43,7 @@ def tiny_with_tests(tmp_path, tiny_db):
 
 
 def test_a_failing_golden_query_prints_its_place_and_expected_and_actual_rows(tiny_with_tests):
-    done = _model_test(tiny_with_tests, {})
+    done = strata("model", "test", str(tiny_with_tests))
     assert done.returncode == 1
     out = done.stdout
     assert "FAIL billed by type" in out and f"{tiny_with_tests / 'tests.yaml'}:2:5" in out
@@ -73,6 +60,6 @@ def test_a_wrong_row_count_or_value_is_named(tiny_with_tests):
         '    request: SELECT "Facts"."Billed", "Facts"."# Invoices" FROM "Tiny"\n'
         '    expect: {row_count: 2, values: {Billed: 165, "# Invoices": 6}}\n'
     )
-    out = _model_test(tiny_with_tests, {}).stdout
+    out = strata("model", "test", str(tiny_with_tests)).stdout
     assert "expected 2 row(s), got 1" in out and "# Invoices: expected 6, got 5" in out
     assert "Billed:" not in out  # 165 is right

@@ -4,8 +4,6 @@ accepts, rejects what the loader rejects, at the same place, and cannot drift fr
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -14,7 +12,7 @@ import pytest
 from semantic import ModelErrors, load_model
 from semantic.schema import SCHEMA_FILE, model_schema, schema_text
 from semantic.yaml_source import read_yaml
-from tests.conftest import ROOT, TINY
+from tests.conftest import ROOT, TINY, strata
 
 MODEL_FILES = sorted((ROOT / "models" / "demo").glob("*.yaml")) + sorted(TINY.glob("*.yaml"))
 VALIDATOR = jsonschema.Draft202012Validator(model_schema())
@@ -27,9 +25,7 @@ def test_the_shipped_schema_is_the_generated_one():
 
 
 def test_strata_model_schema_prints_it():
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "model", "schema"], capture_output=True, text=True, cwd=ROOT
-    )
+    done = strata("model", "schema")
     assert json.loads(done.stdout) == model_schema()
 
 
