@@ -11,11 +11,16 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from engine.analysis import Analysis, to_logical_sql
 from engine.cache import ResultCache
+from engine.columns import FolderInfo, column_tree, subject_areas
+from engine.combinable import combinable
 from engine.compile import Compiled, compile_request
 from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
+from engine.pivot import PivotLayout, pivot_frame, pivot_requests
 from engine.session import SYSTEM, Session, login
+from engine.values import ValueList, values_request
 from physical.backend import Backend, QueryError, connect
 from physical.settings import data_folder
 from semantic.errors import ModelErrors, StrataError
@@ -218,6 +223,58 @@ class Engine:
             ),
         )
         return Result(df, query.sql, logical_sql, timings, cache, entry.request_id)
+
+    def subject_areas(self, user: str | None = None) -> tuple[str, ...]:
+        """The subject areas `user` may query."""
+        return subject_areas(self.model, self.session(user))
+
+    def columns(self, subject_area: str, user: str | None = None) -> tuple[FolderInfo, ...]:
+        """The folders and columns of `subject_area` that `user` may see."""
+        return column_tree(self.model, subject_area, self.session(user))
+
+    def combinable(
+        self, subject_area: str, selected: tuple[tuple[str, str], ...], user: str | None = None
+    ) -> dict[tuple[str, str], str | None]:
+        """Per visible column: None if it can join `selected`, else the engine's reason."""
+        return combinable(self.model, subject_area, tuple(selected), self.session(user))
+
+    def values(
+        self,
+        subject_area: str,
+        folder: str,
+        column: str,
+        user: str | None = None,
+        search: str | None = None,
+        limit: int = 200,
+    ) -> ValueList:
+        """Up to `limit` values of a column that `user` may see, containing `search`."""
+        found = self.query(values_request(subject_area, folder, column, search, limit), user)
+        values = tuple(found.df.iloc[:, 0].tolist())
+        return ValueList(values[:limit], len(values) > limit)
+
+    def pivot(
+        self,
+        analysis: Analysis,
+        layout: PivotLayout,
+        user: str | None = None,
+        **sql_options,
+    ) -> pd.DataFrame:
+        """The pivot of `analysis`, every total asked of the engine at its own grain."""
+        frames = {
+            part: None
+            if request is None
+            else self.query(to_logical_sql(request, **sql_options), user).df
+            for part, request in pivot_requests(analysis, layout).items()
+        }
+        return pivot_frame(
+            frames["cells"],
+            frames["row_totals"],
+            frames["column_totals"],
+            frames["grand"],
+            layout.rows,
+            layout.columns,
+            layout.measures,
+        )
 
     def _run(self, query: GeneratedQuery, backend: Backend) -> tuple[pa.Table, str]:
         version = backend.version()

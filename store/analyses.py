@@ -39,6 +39,8 @@ class SavedAnalysis:
     created_at: datetime
     updated_at: datetime
     last_run_at: datetime | None = None
+    kind: str = "analysis"  # or "filter": a named filter
+    spec: str | None = None  # the builder's definition (JSON), None for Logical SQL only
 
 
 class AnalysisNotFound(StrataError):
@@ -66,10 +68,11 @@ class AnalysisExists(StrataError):
       hint: pick another name, or delete or rename the other analysis first
     """
 
-    def __init__(self, owner: str, folder: Folder, name: str):
+    def __init__(self, owner: str, folder: Folder, name: str, kind: str = "analysis"):
         self.owner, self.folder, self.name = owner, folder, name
+        what = "a saved filter" if kind == "filter" else "an analysis"
         super().__init__(
-            f"an analysis named {name!r} already exists in {_label(owner, folder)}\n"
+            f"{what} named {name!r} already exists in {_label(owner, folder)}\n"
             "  hint: pick another name, or delete or rename the other analysis first"
         )
 
@@ -81,8 +84,13 @@ def save_analysis(
     logical_sql: str,
     subject_area: str,
     folder: Folder | str = Folder.MY,
+    spec: str | None = None,
+    kind: str = "analysis",
 ) -> SavedAnalysis:
     """Save an analysis under `name`, replacing the one of that name in the same folder.
+
+    A named filter (`kind="filter"`) shares its folder's names with analyses; saving one over an
+    analysis of the same name (or the reverse) is refused rather than replacing it.
 
     >>> from store.connect import open_store
     >>> with open_store("sqlite://") as store:
@@ -95,6 +103,11 @@ def save_analysis(
     now = now_utc()
 
     def upsert(conn: Connection) -> Row:
+        other = conn.execute(
+            select(_t.kind).where(_in(owner, folder), _t.name == name, _t.kind != kind)
+        ).first()
+        if other is not None:
+            raise AnalysisExists(owner, folder, name, other.kind)
         stmt = upsert_insert(conn, saved_analysis).values(
             folder=folder.value,
             owner=owner,
@@ -103,6 +116,8 @@ def save_analysis(
             logical_sql=logical_sql,
             created_at=now,
             updated_at=now,
+            kind=kind,
+            spec=spec,
         )
         # The conflict target is the folder's partial unique index; both backends need its
         # WHERE restated to pick it. owner and created_at keep their first values.
@@ -114,6 +129,7 @@ def save_analysis(
                 "subject_area": stmt.excluded.subject_area,
                 "logical_sql": stmt.excluded.logical_sql,
                 "updated_at": stmt.excluded.updated_at,
+                "spec": stmt.excluded.spec,
             },
         )
         return conn.execute(stmt.returning(*saved_analysis.c)).one()

@@ -13,10 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, func, insert, inspect, select
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 
 from semantic.errors import StrataError
-from store.schema import metadata, now_utc, query_log, saved_analysis, schema_version
+from store.schema import UTCDateTime, metadata, now_utc, query_log, schema_version
 
 if TYPE_CHECKING:
     from store.connect import Store
@@ -35,14 +49,60 @@ class Migration:
 
 
 def _v1_query_log_and_saved_analyses(conn: Connection) -> None:
-    # v1 builds its tables from schema.py while they are still the v1 shape. A later migration
-    # that changes one of them must first copy the v1 definition here, or a fresh store would
-    # get the new shape from v1 and then fail on the change (tests/test_store.py would show it).
-    metadata.create_all(conn, tables=[query_log, saved_analysis])
+    # v1 builds its tables as they were at v1: query_log from schema.py (unchanged since), and
+    # saved_analysis from its v1 copy below, since v4 adds columns to it. A later migration that
+    # changes a table must first copy its v1 definition here in the same way.
+    metadata.create_all(conn, tables=[query_log])
+    _V1.create_all(conn)
+
+
+_V1 = MetaData()
+_saved_analysis_v1 = Table(
+    "saved_analysis",
+    _V1,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("folder", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("subject_area", Text, nullable=False),
+    Column("logical_sql", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_run_at", UTCDateTime),
+    CheckConstraint("folder IN ('my', 'shared')", name="saved_analysis_folder"),
+)
+_v1_my = _saved_analysis_v1.c.folder == "my"
+_v1_shared = _saved_analysis_v1.c.folder == "shared"
+Index(
+    "saved_analysis_my_name",
+    _saved_analysis_v1.c.owner,
+    _saved_analysis_v1.c.name,
+    unique=True,
+    sqlite_where=_v1_my,
+    postgresql_where=_v1_my,
+)
+Index(
+    "saved_analysis_shared_name",
+    _saved_analysis_v1.c.name,
+    unique=True,
+    sqlite_where=_v1_shared,
+    postgresql_where=_v1_shared,
+)
+
+
+def _v4_catalog_kinds_and_builder_specs(conn: Connection) -> None:
+    # Named filters live in the catalog beside analyses (one namespace per folder, as in
+    # OBIEE); the builder's own definition (filter tree, prompts) is kept as JSON beside the
+    # Logical SQL it produced. Constant DDL, the same on SQLite and PostgreSQL.
+    conn.execute(
+        text("ALTER TABLE saved_analysis ADD COLUMN kind TEXT NOT NULL DEFAULT 'analysis'")
+    )
+    conn.execute(text("ALTER TABLE saved_analysis ADD COLUMN spec TEXT"))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "query log and saved analyses", _v1_query_log_and_saved_analyses),
+    Migration(4, "catalog kinds and builder specs", _v4_catalog_kinds_and_builder_specs),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
@@ -50,8 +110,8 @@ LATEST_VERSION = MIGRATIONS[-1].version
 class StoreTooNew(StrataError):
     """The store was migrated by a newer Strata than this one.
 
-    >>> print(StoreTooNew("sqlite:///app.db", 7))
-    the app store sqlite:///app.db is at schema version 7, newer than this Strata knows (1)
+    >>> print(StoreTooNew("sqlite:///app.db", 99))  # doctest: +ELLIPSIS
+    the app store sqlite:///app.db is at schema version 99, newer than this Strata knows (...)
       hint: upgrade Strata on this machine, or point STRATA_STORE_URL at another store
     """
 
@@ -81,8 +141,8 @@ def migrate(store: Store) -> tuple[int, ...]:
 
     >>> from store.connect import connect_store
     >>> with connect_store("sqlite://") as store:
-    ...     migrate(store), migrate(store)
-    ((1,), ())
+    ...     migrate(store) == tuple(m.version for m in MIGRATIONS), migrate(store)
+    (True, ())
     """
     # Most opens find the store up to date: check that without taking the write lock.
     version = store.read(current_version)

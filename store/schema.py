@@ -117,6 +117,9 @@ saved_analysis = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("last_run_at", UTCDateTime),
+    # 'analysis' or 'filter' (a named filter); both share a folder's names, as in OBIEE.
+    Column("kind", Text, nullable=False, server_default="analysis"),
+    Column("spec", Text),  # the builder's definition as JSON; None for Logical SQL only
     CheckConstraint("folder IN ('my', 'shared')", name="saved_analysis_folder"),
 )
 # A name is unique within its folder, as in the OBIEE catalog: each user's My Folder is its own
