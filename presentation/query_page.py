@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from engine import Engine
+from presentation import state
 from semantic.errors import StrataError
 
 SEED_QUESTION = (
@@ -19,32 +18,19 @@ SEED_QUESTION = (
 )
 
 
-@st.cache_resource
-def _engine(model_dir: str) -> Engine:
-    return Engine.open(model_dir)
-
-
 def render() -> None:
     """Draw the page (Streamlit reruns it on every interaction)."""
-    model_dir = os.environ.get("STRATA_MODEL", "models/demo")
-    try:
-        engine = _engine(model_dir)
-    except StrataError as e:
-        st.error(f"The model in {model_dir} cannot be loaded:\n\n```\n{e}\n```")
+    engine = state.engine()
+    if engine is None:
         return
-    engine.reload_if_changed()
-    if engine.reload_errors is not None:
-        st.warning(
-            "The model on disk has errors; the last good model stays in use.\n\n"
-            f"```\n{engine.reload_errors}\n```"
-        )
-    _sidebar(engine)
+    user = state.user_picker(engine)
+    _sidebar(engine, user)
     st.title("Logical SQL")
     text = st.text_area("Request", SEED_QUESTION, height=180, key="logical_sql")
     if not st.button("Run", type="primary"):
         return
     try:
-        result = engine.query(text)
+        result = engine.query(text, user)
     except StrataError as e:
         st.error(str(e))
         return
@@ -55,12 +41,12 @@ def render() -> None:
         st.table({stage: f"{ms:.2f} ms" for stage, ms in result.timings})
 
 
-def _sidebar(engine: Engine) -> None:
+def _sidebar(engine: Engine, user: str | None) -> None:
     with st.sidebar:
         st.header("Subject areas")
-        for area in engine.model.subject_areas:
-            with st.expander(area.name):
-                for folder in area.folders:
+        for area in engine.subject_areas(user):
+            with st.expander(area):
+                for folder in engine.columns(area, user):
                     st.markdown(
                         f"**{folder.name}**  \n"
                         + "  \n".join(f'`"{folder.name}"."{c.name}"`' for c in folder.columns)
