@@ -166,9 +166,13 @@ def _save(eng, user, area, analysis: Analysis | None, override: str | None, save
 
 
 def _advanced(eng: Engine, analysis: Analysis | None, override: str | None, options) -> None:
-    generated = override or (
-        to_logical_sql(analysis, **options) if analysis is not None and analysis.columns else ""
-    )
+    try:
+        generated = override or (
+            to_logical_sql(analysis, **options) if analysis is not None and analysis.columns else ""
+        )
+    except StrataError as e:
+        st.error(str(e))
+        generated = ""
     text = st.text_area("Logical SQL", generated, height=160, key=f"b_sql::{generated}")
     left, right = st.columns(2)
     if left.button("Run this Logical SQL", key="b_run_sql") and text.strip():

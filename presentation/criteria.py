@@ -49,7 +49,7 @@ def render(eng: Engine, user: str | None) -> None:
 
 def _checkbox(column: ColumnInfo, chosen: bool, reasons: dict) -> None:
     reason = reasons.get((column.folder, column.name))
-    key = f"b_col::{st.session_state[draft.VERSION]}::{column.folder}::{column.name}"
+    key = f"b_col::{st.session_state[draft.GENERATION]}::{column.folder}::{column.name}"
     icon = "Σ " if column.kind == "measure" else ""
     help_text = f"Cannot be added: {reason}" if reason and not chosen else column.description
     st.checkbox(
@@ -66,11 +66,12 @@ def _checkbox(column: ColumnInfo, chosen: bool, reasons: dict) -> None:
 def _toggle(column: ColumnInfo, key: str) -> None:
     columns = st.session_state[draft.COLUMNS]
     ref = (column.folder, column.name)
-    if st.session_state[key]:
+    present = any((c["folder"], c["column"]) == ref for c in columns)
+    if st.session_state[key] and not present:
         columns.append(
             {"folder": column.folder, "column": column.name, "label": None, "sort": None}
         )
-    else:
+    elif not st.session_state[key]:
         columns[:] = [c for c in columns if (c["folder"], c["column"]) != ref]
     draft.bump()
 

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from engine.analysis import (
+    ARITY,
     Analysis,
     Condition,
     FilterGroup,
@@ -20,6 +21,9 @@ from engine.analysis import (
     analysis_from_json,
 )
 
+# GENERATION changes with each new or opened analysis (the column tree's widgets start over),
+# VERSION with every change of the column list (the selected-columns editor starts over).
+GENERATION = "b_generation"
 AREA, COLUMNS, FILTERS, SQL, NAME, VERSION = (
     "b_area",
     "b_columns",
@@ -45,6 +49,7 @@ def reset(area: str) -> None:
     st.session_state[FILTERS] = empty_group()
     st.session_state[SQL] = None
     st.session_state[NAME] = None
+    st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1
     bump()
 
 
@@ -83,7 +88,18 @@ def current() -> Analysis:
 
 
 def group(node: dict[str, Any]) -> FilterGroup:
-    return FilterGroup(node["op"], tuple(_item(i) for i in node["items"]), node["negate"])
+    """The tree as the engine takes it; a condition still waiting for its values is left out
+    (the Filters tab says so), as OBIEE does not apply a filter until it is complete."""
+    items = tuple(_item(i) for i in node["items"] if "items" in i or complete(i))
+    return FilterGroup(node["op"], items, node["negate"])
+
+
+def complete(node: dict[str, Any]) -> bool:
+    if "named" in node or node["operator"] == "is prompted":
+        return True
+    wanted = ARITY[node["operator"]]
+    given = [v for v in node["values"] if v not in (None, "")]
+    return bool(given) if wanted is None else len(given) == wanted
 
 
 def _item(node: dict[str, Any]) -> Condition | FilterGroup | NamedFilterRef:

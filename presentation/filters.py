@@ -47,16 +47,16 @@ def _group(eng, user, area, columns, node, parent, saved_filters, depth: int) ->
             or node["op"]
         )
         node["negate"] = head[1].checkbox("NOT", value=node["negate"], key=f"f_not::{node['id']}")
-        if head[2].button("＋ Condition", key=f"f_addc::{node['id']}"):
+        if head[2].button("+ Condition", key=f"f_addc::{node['id']}"):
             first = next(iter(columns.values()))
             node["items"].append(_condition_for(first))
             st.rerun()
-        if head[3].button("＋ Group", key=f"f_addg::{node['id']}"):
+        if head[3].button("+ Group", key=f"f_addg::{node['id']}"):
             node["items"].append(draft.empty_group("or" if node["op"] == "and" else "and"))
             st.rerun()
         if saved_filters:
             named = head[4].selectbox(
-                "＋ Saved filter",
+                "+ Saved filter",
                 ["", *sorted(saved_filters)],
                 key=f"f_addn::{node['id']}",
             )
@@ -108,8 +108,8 @@ def _condition(eng, user, area, columns, item, parent) -> None:
     )
     column = columns[picked]
     if picked != ref:
+        # The rest of the row is drawn for the new column in this same run.
         item.update(_condition_for(column), id=key)
-        st.rerun()
     operators = list(OPERATORS_BY_TYPE[column.value_type])
     operator = row[1].selectbox(
         "Operator",
@@ -121,13 +121,17 @@ def _condition(eng, user, area, columns, item, parent) -> None:
         item["operator"], item["values"] = operator, []
     with row[2]:
         item["values"] = _values(eng, user, area, column, item)
+        if not draft.complete(item):
+            st.caption("Not applied until its value is given.")
     if row[3].button("✕", key=f"f_del::{key}"):
         parent["items"].remove(item)
         st.rerun()
 
 
 def _values(eng, user, area, column: ColumnInfo, item) -> list:
-    key, operator, kind = item["id"], item["operator"], column.value_type
+    operator, kind = item["operator"], column.value_type
+    # A value widget belongs to one column and operator: picking another starts it afresh.
+    key = f"{item['id']}::{column.folder}.{column.name}::{operator}"
     arity = ARITY[operator]
     values = list(item["values"])
     if arity == 0:
@@ -169,7 +173,7 @@ def _values(eng, user, area, column: ColumnInfo, item) -> list:
 
 def _picked_values(eng, user, area, column: ColumnInfo, item, arity) -> list:
     """A multiselect of the column's values, searched on the server when the list is long."""
-    key = item["id"]
+    key = f"{item['id']}::{column.folder}.{column.name}::{item['operator']}"
     search = st.session_state.get(f"f_search::{key}", "")
     found = value_list(eng, eng.model.hash, area, column.folder, column.name, user, search)
     current = list(item["values"])

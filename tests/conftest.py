@@ -90,3 +90,18 @@ def rows(df: pd.DataFrame, ordered: bool = False) -> list[tuple]:
 
     out = [tuple(norm(v) for v in row) for row in df.itertuples(index=False, name=None)]
     return out if ordered else sorted(out, key=lambda r: [(x is None, str(x)) for x in r])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under STRATA_NO_SKIPS=1 (set by .ci/run) a skip is a failure: CI installs every
+    component, so a test that skips there has silently stopped testing anything."""
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        report.skipped
+        and os.environ.get("STRATA_NO_SKIPS") == "1"
+        and not hasattr(report, "wasxfail")
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where nothing may skip: {report.longrepr}"

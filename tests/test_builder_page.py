@@ -1,0 +1,117 @@
+"""The analysis builder's pages, driven by Streamlit's AppTest (no browser) on the tiny model."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from store import open_store
+from store.analyses import list_analyses
+from tests.conftest import ROOT, TINY, hand, rows
+
+
+@pytest.fixture
+def app(tiny_db, monkeypatch, tmp_path):
+    monkeypatch.setenv("STRATA_MODEL", str(TINY))
+    monkeypatch.setenv("STRATA_STORE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.chdir(ROOT)
+    from presentation import state
+
+    state._engine.clear()  # a fresh engine, so the store of this test is the one written
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    return at
+
+
+def tick(at: AppTest, label: str) -> None:
+    [box] = [c for c in at.checkbox if c.label == label]
+    box.check()
+    at.run()
+    assert not at.exception, at.exception
+
+
+def frame_with(at: AppTest, *columns: str):
+    for df in at.dataframe:
+        if list(df.value.columns) == list(columns):
+            return df.value
+    raise AssertionError(
+        f"no result with columns {columns}: {[list(d.value.columns) for d in at.dataframe]}"
+    )
+
+
+def test_ticking_columns_shows_the_same_rows_as_hand_written_sql(app, tiny_db):
+    tick(app, "Type")
+    tick(app, "Σ Billed")
+    got = frame_with(app, "Type", "Billed")
+    want = hand(
+        tiny_db,
+        "SELECT c.customer_type, SUM(i.billed) FROM invoice i "
+        "LEFT JOIN customer c USING (customer_id) GROUP BY 1",
+    )
+    assert rows(got) == rows(want) == [("Commercial", 100.0), ("Household", 65.0)]
+
+
+def test_a_column_that_cannot_join_the_selection_is_greyed_out_with_the_reason(app):
+    tick(app, "Σ Billed")
+    [service] = [c for c in app.checkbox if c.label == "Service"]
+    assert service.disabled
+    assert service.help.startswith("Cannot be added:")
+    assert "Billed" in service.help
+
+
+def test_a_condition_added_on_the_filters_tab_narrows_the_result(app):
+    tick(app, "Name")
+    app.button(key=next(b.key for b in app.button if b.label == "+ Condition")).click().run()
+    column = next(s for s in app.selectbox if s.label == "Column")
+    column.select(("Customer", "Type")).run()
+    values = next(m for m in app.multiselect if m.label == "Values")
+    assert "Household" in values.options
+    values.select("Commercial").run()
+    assert not app.exception
+    assert rows(frame_with(app, "Name")) == [("Cazim d.o.o.",)]
+
+
+def test_saving_puts_the_analysis_in_my_folder_with_its_definition(app, tmp_path):
+    tick(app, "Area")
+    app.text_input(key="b_save_name").input("Areas").run()
+    app.button(key="b_save").click().run()
+    assert not app.exception
+    assert any("Saved 'Areas'" in s.value for s in app.success)
+    with open_store(f"sqlite:///{tmp_path / 'app.db'}") as store:
+        [saved] = list_analyses(store, "anonymous")
+    assert (saved.name, saved.kind, saved.subject_area) == ("Areas", "analysis", "Tiny")
+    assert saved.logical_sql == 'SELECT "Customer"."Area" FROM "Tiny"'
+    assert '"column":"Area"' in saved.spec
+
+
+def test_the_pivot_view_shows_engine_totals(app):
+    tick(app, "Σ # Billed Customers")  # first: Type and Month relate only through a fact
+    tick(app, "Type")
+    tick(app, "Month")
+    app.segmented_control(key="b_view").set_value("Pivot").run()
+    assert not app.exception
+    pivot = frame_with(
+        app,
+        "Type",
+        "2025-01 · # Billed Customers",
+        "2025-02 · # Billed Customers",
+        "Total · # Billed Customers",
+    )
+    # Amra billed in January and February: counted once in the household total.
+    assert pivot.iloc[-1].tolist() == ["Total", 4, 1, 4]
+    assert pivot[pivot["Type"] == "Household"].iloc[0].tolist() == ["Household", 3, 1, 3]
+
+
+def test_the_advanced_tab_shows_the_logical_sql_of_the_criteria(app):
+    tick(app, "Area")
+    sql = next(t for t in app.text_area if t.label == "Logical SQL").value
+    assert sql == 'SELECT "Customer"."Area" FROM "Tiny"'
+
+
+def test_changing_the_subject_area_starts_a_new_analysis(app):
+    tick(app, "Area")
+    app.selectbox(key="b_area_pick").select("Areas").run()
+    assert [c.label for c in app.checkbox if c.label != "NOT"] == ["Area Name"]
+    assert not any(c.value for c in app.checkbox)
