@@ -8,7 +8,8 @@ offered only values they may see.
 >>> print(values_request("Campaigns", "Customer", "Distribution Area", "sa", 50))
 ... # doctest: +NORMALIZE_WHITESPACE
 SELECT "Customer"."Distribution Area" FROM "Campaigns"
-WHERE LOWER("Customer"."Distribution Area") LIKE '%sa%' ESCAPE '\\'
+WHERE NOT "Customer"."Distribution Area" IS NULL
+AND LOWER("Customer"."Distribution Area") LIKE '%sa%' ESCAPE '\\'
 ORDER BY "Customer"."Distribution Area" ASC FETCH FIRST 51 ROWS ONLY
 """
 
@@ -29,7 +30,10 @@ def values_request(
     subject_area: str, folder: str, column: str, search: str | None, limit: int
 ) -> str:
     """A request for up to `limit` + 1 values of the column, containing `search` if given."""
-    conditions = (Condition(folder, column, "contains", (search,)),) if search else ()
+    # NULL is not a value to pick: "is null" is its operator.
+    conditions = (Condition(folder, column, "is not null"),)
+    if search:
+        conditions += (Condition(folder, column, "contains", (search,)),)
     analysis = Analysis(
         subject_area, (Selected(folder, column, sort="asc"),), FilterGroup("and", conditions)
     )

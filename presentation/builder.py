@@ -19,6 +19,7 @@ from engine.analysis import (
 )
 from presentation import criteria, draft, filters, results, state
 from semantic.errors import StrataError
+from store import logged_request
 from store.analyses import Folder, list_analyses, mark_run, save_analysis
 
 OPEN_REQUEST = "b_open"  # set by the catalog page: (spec, logical_sql, area, (folder, owner, name))
@@ -116,6 +117,7 @@ def _save_filters(eng: Engine, user: str | None, area: str) -> None:
                     folder,
                     filters_json(group),
                     "filter",
+                    state.is_admin(eng, user),
                 )
             except StrataError as e:
                 st.error(str(e))
@@ -157,6 +159,7 @@ def _save(eng, user, area, analysis: Analysis | None, override: str | None, save
                 area,
                 folder,
                 None if override else analysis_json(analysis),
+                administrator=state.is_admin(eng, user),
             )
         except StrataError as e:
             st.error(str(e))
@@ -184,16 +187,28 @@ def _advanced(eng: Engine, analysis: Analysis | None, override: str | None, opti
     if override:
         st.caption("The results come from this Logical SQL; the builder's criteria are set aside.")
     result = st.session_state.get("b_last_result")
-    if result is not None:
-        st.markdown("**Physical SQL of the last run**")
-        st.code(result.sql, language="sql")
-        st.table(
-            {
-                "stage": [s for s, _ in result.timings],
-                "ms": [f"{ms:.2f}" for _, ms in result.timings],
-            }
-        )
-        st.caption(f"cache: {result.cache} · query log request {result.request_id}")
+    if result is None:
+        return
+    eng.log.flush()
+    entry = logged_request(state.store(eng), result.request_id)
+    st.markdown("**Physical SQL of the last run**, as the query log holds it")
+    st.code(entry.physical_sql if entry else result.sql, language="sql")
+    if entry is None:
+        return
+    stages = ("parse", "resolve", "plan", "generate", "execute", "fetch")
+    st.table(
+        {
+            "stage": list(stages),
+            "ms": [
+                "" if getattr(entry, f"{s}_ms") is None else f"{getattr(entry, f'{s}_ms'):.2f}"
+                for s in stages
+            ],
+        }
+    )
+    st.caption(
+        f"{entry.rows:,} row(s) · cache {entry.cache or 'off'} · dialect {entry.dialect} · "
+        f"request {entry.request_id}"
+    )
 
 
 def _mark_run(eng: Engine, saved_as, sql: str) -> None:

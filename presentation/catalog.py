@@ -16,6 +16,7 @@ def render() -> None:
         return
     user = state.user_picker(eng)
     st.title("Catalog")
+    admin = state.is_admin(eng, user)
     user = state.owner(eng, user)
     items = list_analyses(state.store(eng), user)
     for folder in Folder:
@@ -24,10 +25,10 @@ def render() -> None:
         if not here:
             st.caption("Nothing saved here yet.")
         for item in here:
-            _row(eng, user, item)
+            _row(eng, user, item, admin)
 
 
-def _row(eng, user: str, item) -> None:
+def _row(eng, user: str, item, admin: bool) -> None:
     key = f"{item.folder.value}::{item.owner}::{item.name}"
     with st.container(border=True):
         cells = st.columns([4, 2, 2, 3])
@@ -48,13 +49,17 @@ def _row(eng, user: str, item) -> None:
         if actions[1].button("Rename", key=f"cat_ren::{key}"):
             st.session_state["cat_renaming"] = key
         if actions[2].button("Delete", key=f"cat_del::{key}"):
-            delete_analysis(state.store(eng), user, item.name, item.folder)
-            st.rerun()
+            try:
+                delete_analysis(state.store(eng), user, item.name, item.folder, admin)
+            except StrataError as e:
+                st.error(str(e))
+            else:
+                st.rerun()
         if st.session_state.get("cat_renaming") == key:
             new = st.text_input("New name", value=item.name, key=f"cat_name::{key}")
             if st.button("Rename it", key=f"cat_do::{key}"):
                 try:
-                    rename_analysis(state.store(eng), user, item.name, new, item.folder)
+                    rename_analysis(state.store(eng), user, item.name, new, item.folder, admin)
                 except StrataError as e:
                     st.error(str(e))
                 else:

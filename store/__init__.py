@@ -23,7 +23,13 @@ from store.analyses import (
 )
 from store.connect import Store, connect_store, default_url, open_store
 from store.migrate import LATEST_VERSION, MIGRATIONS, Migration, StoreTooNew, migrate
-from store.query_log import QueryLogEntry, log_queries, log_query, recent_queries
+from store.query_log import (
+    QueryLogEntry,
+    log_queries,
+    log_query,
+    logged_request,
+    recent_queries,
+)
 from store.retry import RetryPolicy, StoreBusy
 
 __all__ = [
@@ -47,6 +53,7 @@ __all__ = [
     "list_analyses",
     "log_queries",
     "log_query",
+    "logged_request",
     "mark_run",
     "migrate",
     "open_store",

@@ -77,6 +77,29 @@ class AnalysisExists(StrataError):
         )
 
 
+class NotYours(StrataError):
+    """Only the owner of a shared item, or an administrator, may replace, rename or delete it.
+
+    >>> print(NotYours("bob", "Churn", "alice"))
+    'Churn' in Shared belongs to alice; bob may open it but not change it
+      hint: save a copy under another name, or ask alice or an administrator
+    """
+
+    def __init__(self, who: str, name: str, owner: str):
+        super().__init__(
+            f"{name!r} in Shared belongs to {owner}; {who} may open it but not change it\n"
+            f"  hint: save a copy under another name, or ask {owner} or an administrator"
+        )
+
+
+def _guard(conn: Connection, who: str, folder: Folder, name: str, administrator: bool) -> None:
+    if folder is not Folder.SHARED or administrator:
+        return
+    owner = conn.execute(select(_t.owner).where(SHARED_FOLDER, _t.name == name)).scalar()
+    if owner is not None and owner != who:
+        raise NotYours(who, name, owner)
+
+
 def save_analysis(
     store: Store,
     owner: str,
@@ -86,6 +109,7 @@ def save_analysis(
     folder: Folder | str = Folder.MY,
     spec: str | None = None,
     kind: str = "analysis",
+    administrator: bool = False,
 ) -> SavedAnalysis:
     """Save an analysis under `name`, replacing the one of that name in the same folder.
 
@@ -103,6 +127,7 @@ def save_analysis(
     now = now_utc()
 
     def upsert(conn: Connection) -> Row:
+        _guard(conn, owner, folder, name, administrator)
         other = conn.execute(
             select(_t.kind).where(_in(owner, folder), _t.name == name, _t.kind != kind)
         ).first()
@@ -185,7 +210,12 @@ def all_analyses(store: Store) -> list[SavedAnalysis]:
 
 
 def rename_analysis(
-    store: Store, owner: str, name: str, new_name: str, folder: Folder | str = Folder.MY
+    store: Store,
+    owner: str,
+    name: str,
+    new_name: str,
+    folder: Folder | str = Folder.MY,
+    administrator: bool = False,
 ) -> SavedAnalysis:
     """Give an analysis a new name within its folder; the name must be free there.
 
@@ -198,6 +228,7 @@ def rename_analysis(
     folder, new_name = _folder(folder), _name(new_name)
 
     def rename(conn: Connection) -> Row:
+        _guard(conn, owner, folder, name, administrator)
         stmt = (
             update(saved_analysis)
             .where(_in(owner, folder), _t.name == name)
@@ -215,7 +246,13 @@ def rename_analysis(
         raise AnalysisExists(owner, folder, new_name) from error
 
 
-def delete_analysis(store: Store, owner: str, name: str, folder: Folder | str = Folder.MY) -> None:
+def delete_analysis(
+    store: Store,
+    owner: str,
+    name: str,
+    folder: Folder | str = Folder.MY,
+    administrator: bool = False,
+) -> None:
     """Delete an analysis.
 
     >>> from store.connect import open_store
@@ -228,6 +265,7 @@ def delete_analysis(store: Store, owner: str, name: str, folder: Folder | str = 
     folder = _folder(folder)
 
     def remove(conn: Connection) -> None:
+        _guard(conn, owner, folder, name, administrator)
         result = conn.execute(delete(saved_analysis).where(_in(owner, folder), _t.name == name))
         if result.rowcount == 0:
             raise AnalysisNotFound(owner, folder, name, _names(conn, owner, folder))

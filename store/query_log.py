@@ -86,3 +86,19 @@ def recent_queries(store: Store, user: str | None = None, last: int = 20) -> lis
     query = query.order_by(query_log.c.at.desc(), query_log.c.id.desc()).limit(last)
     rows = store.read(lambda conn: conn.execute(query).all())
     return [QueryLogEntry(**row._mapping) for row in rows]
+
+
+def logged_request(store: Store, request_id: str) -> QueryLogEntry | None:
+    """The query log's row for one request, or None if it is not (yet) written.
+
+    >>> from store.connect import open_store
+    >>> with open_store("sqlite://") as store:
+    ...     log_query(store, QueryLogEntry("alice", "q", request_id="r1", rows=3))
+    ...     logged_request(store, "r1").rows, logged_request(store, "r2")
+    (3, None)
+    """
+    query = select(*(query_log.c[name] for name in _COLUMNS)).where(
+        query_log.c.request_id == request_id
+    )
+    row = store.read(lambda conn: conn.execute(query).first())
+    return None if row is None else QueryLogEntry(**row._mapping)

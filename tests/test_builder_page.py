@@ -115,3 +115,103 @@ def test_changing_the_subject_area_starts_a_new_analysis(app):
     app.selectbox(key="b_area_pick").select("Areas").run()
     assert [c.label for c in app.checkbox if c.label != "NOT"] == ["Area Name"]
     assert not any(c.value for c in app.checkbox)
+
+
+def add_condition(at: AppTest, column: tuple[str, str], operator: str | None = None) -> None:
+    at.button(key=next(b.key for b in at.button if b.label == "+ Condition")).click().run()
+    next(s for s in reversed(at.selectbox) if s.label == "Column").select(column).run()
+    if operator:
+        next(s for s in reversed(at.selectbox) if s.label == "Operator").select(operator).run()
+    assert not at.exception, at.exception
+
+
+def test_a_prompted_filter_keeps_every_row_until_the_prompt_is_answered(app):
+    tick(app, "Name")
+    add_condition(app, ("Customer", "Area"), "is prompted")
+    assert len(frame_with(app, "Name")) == 4
+    prompt = next(m for m in app.multiselect if m.label == "Area (prompt)")
+    assert prompt.options == ["Sarajevo", "Zenica"]  # values the engine lists, NULL aside
+    prompt.select("Zenica").run()
+    assert rows(frame_with(app, "Name")) == [("Cazim d.o.o.",)]
+
+
+def test_a_saved_filter_is_offered_in_the_next_analysis_and_applied(app):
+    tick(app, "Name")
+    add_condition(app, ("Customer", "Type"))
+    next(m for m in app.multiselect if m.label == "Values").select("Household").run()
+    app.text_input(key="b_filter_name").input("Households").run()
+    app.button(key="b_filter_save").click().run()
+    assert any("Saved filter 'Households'" in s.value for s in app.success)
+
+    app.selectbox(key="b_area_pick").select("Areas").run()
+    app.selectbox(key="b_area_pick").select("Tiny").run()  # a new, empty analysis
+    tick(app, "Name")
+    assert len(frame_with(app, "Name")) == 4
+    saved = next(s for s in app.selectbox if s.label == "+ Saved filter")
+    saved.select("Households").run()
+    assert not app.exception, app.exception
+    assert rows(frame_with(app, "Name")) == [("Amra",), ("Bakir",), ("Dina",)]
+
+
+@pytest.fixture
+def demo_app(demo_db, monkeypatch, tmp_path):
+    monkeypatch.setenv("STRATA_MODEL", str(ROOT / "models" / "demo"))
+    monkeypatch.setenv("STRATA_DATA", str(demo_db.parent))
+    monkeypatch.setenv("STRATA_STORE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    monkeypatch.chdir(ROOT)
+    from presentation import state
+
+    state._engine.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    return at
+
+
+def test_acting_as_an_area_office_shows_only_that_areas_rows(demo_app, demo_db):
+    demo_app.selectbox(key="acting_user").select("zenica.office").run()
+    tick(demo_app, "Distribution Area")
+    tick(demo_app, "Σ # Customers")
+    got = frame_with(demo_app, "Distribution Area", "# Customers")
+    want = hand(
+        demo_db,
+        "SELECT a.name, COUNT(*) FROM customer c JOIN municipality m USING (municipality_id) "
+        "JOIN area a USING (area_id) WHERE a.name = 'Zenica' GROUP BY 1",
+    )
+    assert rows(got) == rows(want) and len(want) == 1
+
+
+def test_the_model_browser_is_for_administrators(demo_app):
+    page = AppTest.from_string(
+        "from presentation import model_page\nmodel_page.render()", default_timeout=60
+    )
+    page.session_state["acting_user"] = "marketer"
+    page.run()
+    assert any("for administrators" in i.value for i in page.info)
+    page.session_state["acting_user"] = "admin"
+    page.run()
+    assert any("passes `strata check`" in s.value for s in page.success)
+    assert [t.label for t in page.tabs] == ["Physical", "Business", "Presentation"]
+
+
+def test_the_query_log_shows_a_user_their_own_requests_only(demo_app):
+    demo_app.selectbox(key="acting_user").select("marketer").run()
+    tick(demo_app, "Distribution Area")
+    page = AppTest.from_string(
+        "from presentation import log_page\nlog_page.render()", default_timeout=60
+    )
+    page.session_state["acting_user"] = "marketer"
+    page.run()
+    users = set(page.dataframe[0].value["user"])
+    assert users == {"marketer"}
+    page.session_state["acting_user"] = "admin"
+    page.run()
+    assert "marketer" in set(page.dataframe[0].value["user"])  # an administrator sees everyone's
+    assert any("Every user's requests" in c.value for c in page.caption)
+
+
+def test_the_advanced_tab_shows_the_physical_sql_and_timings_from_the_query_log(app):
+    tick(app, "Area")
+    assert any('FROM "customer"' in c.value for c in app.code)
+    timings = next(t for t in app.table if "stage" in t.value.columns).value
+    assert list(timings["stage"]) == ["parse", "resolve", "plan", "generate", "execute", "fetch"]
+    assert any("row(s) · cache" in c.value for c in app.caption)

@@ -43,6 +43,7 @@ from store import (
     rename_analysis,
     save_analysis,
 )
+from store.analyses import NotYours
 from store.schema import metadata, query_log, saved_analysis, schema_version
 from tests.store_fixtures import app_store, pg_server, store_url  # noqa: F401  (fixtures)
 
@@ -190,10 +191,27 @@ def test_a_name_is_unique_within_its_folder_only(app_store):
     save_analysis(app_store, "alice", "Revenue", "SELECT 1", "Retail")
     save_analysis(app_store, "bob", "Revenue", "SELECT 2", "Retail")
     save_analysis(app_store, "alice", "Revenue", "SELECT 3", "Retail", folder="shared")
-    # Bob saving "Revenue" to Shared replaces Alice's shared one; she stays its owner.
-    shared = save_analysis(app_store, "bob", "Revenue", "SELECT 4", "Retail", folder="shared")
+    # An administrator saving "Revenue" to Shared replaces Alice's; she stays its owner.
+    shared = save_analysis(
+        app_store, "admin", "Revenue", "SELECT 4", "Retail", folder="shared", administrator=True
+    )
     assert _count(app_store, saved_analysis) == 3
     assert (shared.owner, shared.logical_sql) == ("alice", "SELECT 4")
+
+
+@BOTH
+def test_only_the_owner_or_an_administrator_may_change_a_shared_analysis(app_store):
+    save_analysis(app_store, "alice", "Revenue", "SELECT 1", "Retail", folder="shared")
+    for change in (
+        lambda: save_analysis(app_store, "bob", "Revenue", "SELECT 2", "Retail", folder="shared"),
+        lambda: rename_analysis(app_store, "bob", "Revenue", "Mine", folder="shared"),
+        lambda: delete_analysis(app_store, "bob", "Revenue", folder="shared"),
+    ):
+        with pytest.raises(NotYours, match="belongs to alice; bob may open it"):
+            change()
+    assert get_analysis(app_store, "bob", "Revenue", folder="shared").logical_sql == "SELECT 1"
+    delete_analysis(app_store, "root", "Revenue", folder="shared", administrator=True)
+    assert list_analyses(app_store, "alice") == []
 
 
 @BOTH

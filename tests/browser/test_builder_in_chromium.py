@@ -80,7 +80,7 @@ def test_the_seed_question_built_by_clicking_matches_the_engine(page, app_url, d
     engine = Engine.open(ROOT / "models" / "demo")
     want = engine.query(SEED).df
     page.get_by_role("tab", name="Results").click()
-    expect(page.get_by_text(f"{len(want):,} row(s)")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"{len(want):,} row(s) · row cap")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stDataFrame").locator("canvas").first).to_be_visible()
 
     page.get_by_label("Name", exact=True).fill("Sarajevo e-bill households")
@@ -93,6 +93,9 @@ def test_the_seed_question_built_by_clicking_matches_the_engine(page, app_url, d
         page.get_by_role("button", name=f"Download CSV ({len(want):,} rows)").click()
     exported = pd.read_csv(download.value.path())
     assert rows(exported) == rows(want)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=f"Download Excel ({len(want):,} rows)").click()
+    assert rows(pd.read_excel(download.value.path())) == rows(want)
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "builder-seed-question.png"), full_page=True)
@@ -103,7 +106,7 @@ def test_the_seed_question_built_by_clicking_matches_the_engine(page, app_url, d
     page.get_by_test_id("stMain").get_by_role("button", name="Open", exact=True).click()
     idle(page)
     page.get_by_role("tab", name="Results").click()
-    expect(page.get_by_text(f"{len(want):,} row(s)")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"{len(want):,} row(s) · row cap")).to_be_visible(timeout=30_000)
     with open_store(f"sqlite:///{store_path}") as store:
         [saved] = list_analyses(store, "admin")
     assert saved.last_run_at is not None
