@@ -86,7 +86,7 @@ def plan(request: ResolvedRequest, model: Model, navigate: bool = True) -> Query
     ...     '"Facts"."# Customers" FROM "Campaigns"'), m, SYSTEM), m)
     >>> for f in p.facts:
     ...     print(f.table, f.source.base, [s.table for s in f.joins])
-    Billing invoice ['customer', 'municipality', 'area']
+    Billing agg_invoice_month ['area']
     Customer Facts customer ['municipality', 'area']
     """
     request = _expanded(request, model)
