@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from engine.functions import AGO, TODATE, is_special, measure_of
-from engine.plan import FactQuery, Period, QueryPlan, compared_column, physical_column
+from engine.plan import (
+    FactQuery,
+    Period,
+    QueryPlan,
+    compared_column,
+    last_period,
+    physical_column,
+)
 from semantic.model import ColumnKind, LogicalColumn, Model
 from semantic.spec import Aggregation
 
@@ -235,9 +242,64 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
     )
     if filters:
         select.set("where", _where(_condition(c, fact, model, guard) for c in filters))
+    if any(m.last_over for m in fact.measures):
+        return _last_over_time(select, fact, list(positions), dimensions, model)
     if dimensions and (measures or not _has_key(base, dimensions, model)):
         select.set("group", exp.Group(expressions=[d.copy() for d in dimensions]))
     return select
+
+
+def _last_over_time(
+    select: exp.Select, fact: FactQuery, positions: list[int], dimensions: list, model: Model
+) -> exp.Select:
+    """Semi-additive measures: each group's rows at its last period, then aggregated.
+
+    The fact's rows (joined and filtered as usual) are read once with the latest period of
+    their group beside them (MAX ... OVER (PARTITION BY the grain), which every engine has);
+    a semi-additive measure aggregates only the rows at that period, the others all rows.
+    """
+    inner = select
+    values = []
+    for j, measure in enumerate(fact.measures):
+        expr = measure.expr.copy()
+        values.append(_alias(expr, f"v{j}"))
+    period = last_period(fact.measures[0], model)
+    for m in fact.measures:
+        if m.last_over:
+            period = last_period(m, model)
+            break
+    window = exp.Window(
+        this=exp.Max(this=period.copy()),
+        partition_by=[d.copy() for d in dimensions] or None,
+    )
+    inner.set(
+        "expressions",
+        [
+            *(_alias(d, f"d{k}") for k, d in zip(positions, dimensions, strict=True)),
+            *values,
+            _alias(period.copy(), "__t"),
+            _alias(window, "__last"),
+        ],
+    )
+    rows = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("__rows")))
+    at_last = exp.EQ(this=exp.column("__t", "__rows"), expression=exp.column("__last", "__rows"))
+    measures = []
+    for j, measure in enumerate(fact.measures):
+        value = exp.column(f"v{j}", "__rows")
+        if measure.last_over:
+            value = exp.Case(ifs=[exp.If(this=at_last.copy(), true=value)])
+        measures.append(_AGGREGATES[measure.aggregation](value))
+    keys = [exp.column(f"d{k}", "__rows") for k in positions]
+    outer = exp.Select(
+        expressions=[
+            *(_alias(c, f"d{k}") for k, c in zip(positions, keys, strict=True)),
+            *(_alias(m, f"m{j}") for j, m in enumerate(measures)),
+        ],
+        from_=exp.From(this=rows),
+    )
+    if keys:
+        outer.set("group", exp.Group(expressions=[k.copy() for k in keys]))
+    return outer
 
 
 def _period_map(period: Period, model: Model) -> exp.Subquery:

@@ -443,10 +443,21 @@ def _reach(
     return tuple(steps.values()), None
 
 
-def _measure_tables(measures: list[LogicalColumn], source: LogicalSource) -> list[str]:
+def _measure_tables(
+    measures: list[LogicalColumn], source: LogicalSource, model: Model
+) -> list[str]:
     mapped = dict(source.measures)
     trees = [mapped[m.name] if source.is_aggregate else m.expr for m in measures]
+    trees += [last_period(m, model) for m in measures if m.last_over is not None]
     return [t.table for tree in trees for t in tree.find_all(exp.Column)]
+
+
+def last_period(measure: LogicalColumn, model: Model) -> exp.Expression:
+    """The physical chronological key of the lowest level of a semi-additive measure's time
+    hierarchy: the rows at its latest value in a group are the group's last period."""
+    hierarchy = model.hierarchy(measure.last_over)
+    level = hierarchy.levels[-1]
+    return model.logical_column(hierarchy.table, level.chronological_key or level.key).expr
 
 
 def _fact_query(
@@ -474,7 +485,7 @@ def _fact_query(
         if problem is not None:
             notes.append((source, problem))
             continue
-        tables = _measure_tables(measures, source)
+        tables = _measure_tables(measures, source, model)
         joins, lost = _reach(source, [*tables, *needed], model)
         if joins is None:
             missing = missing or lost
@@ -522,6 +533,8 @@ def _aggregate_problem(
         return None
     mapped = dict(source.measures)
     for measure in measures:
+        if measure.last_over is not None:
+            return f"'{measure.name}' is semi-additive (last over time): detail rows only"
         if measure.name not in mapped:
             return f"holds no partial aggregate of '{measure.name}'"
         if measure.aggregation not in _MERGEABLE:
@@ -641,6 +654,7 @@ def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Mo
         or fact.keys is not None
         or any(
             m.aggregation not in _DECOMPOSABLE
+            or m.last_over is not None
             or any(c.table != base for c in m.expr.find_all(exp.Column))
             for m in fact.measures
         )

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 # Bump whenever the generated data changes, so that older files get rebuilt.
-GENERATOR_VERSION = "3"  # 3: the monthly invoice aggregate by area and tariff
+GENERATOR_VERSION = "4"  # 3: monthly invoice aggregate; 4: month-end receivables
 
 
 @dataclass(frozen=True)
@@ -600,5 +600,17 @@ _STATEMENTS = (
     LEFT JOIN municipality m ON m.municipality_id = c.municipality_id
     GROUP BY i.period, m.area_id, c.tariff_group_id
     ORDER BY i.period, m.area_id, c.tariff_group_id
+    """,
+    # A month-end snapshot: what is still unpaid of everything invoiced so far, by area and
+    # tariff group. It adds up over areas but not over months (a semi-additive measure).
+    """
+    CREATE TABLE receivable_month AS
+    SELECT (period + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE AS month_end, area_id,
+           tariff_group_id,
+           SUM(billed_amount - paid_amount) OVER (
+               PARTITION BY area_id, tariff_group_id ORDER BY period
+           )::DECIMAL(18, 2) AS open_balance
+    FROM agg_invoice_month
+    ORDER BY month_end, area_id, tariff_group_id
     """,
 )

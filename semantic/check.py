@@ -325,6 +325,8 @@ def _hierarchies(model: Model) -> Iterator[ModelError]:
                 yield from _level_ref(
                     model, column.span, f"measure '{column.name}'", hierarchy, level
                 )
+            if column.last_over is not None:
+                yield from _last_over(model, table, column)
             if column.levels and column.kind is not ColumnKind.measure:
                 yield ModelError(
                     column.span,
@@ -334,6 +336,30 @@ def _hierarchies(model: Model) -> Iterator[ModelError]:
                 )
         for source in table.sources:
             yield from _aggregate_source(model, table, source)
+
+
+def _last_over(model: Model, table: LogicalTable, column: LogicalColumn) -> Iterator[ModelError]:
+    where = f"semi-additive measure '{column.name}'"
+    try:
+        hierarchy = model.hierarchy(column.last_over)
+    except KeyError:
+        yield ModelError(
+            column.span,
+            f"{where} is last over unknown hierarchy '{column.last_over}'",
+            did_you_mean(column.last_over, [h.name for h in model.hierarchies]),
+        )
+        return
+    if not hierarchy.time:
+        yield ModelError(
+            column.span,
+            f"{where} is last over '{hierarchy.name}', which is not a time hierarchy",
+            "mark the hierarchy 'time: true', or name the time hierarchy",
+        )
+    if column.kind is not ColumnKind.measure or column.aggregation is Aggregation.count_distinct:
+        yield ModelError(
+            column.span,
+            f"{where} needs an aggregation over the other dimensions (sum, min, max, avg, count)",
+        )
 
 
 def _level_ref(model: Model, span, where: str, hierarchy: str, level: str) -> Iterator[ModelError]:

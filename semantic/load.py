@@ -355,6 +355,7 @@ def _logical_table(table, doc: Located, at: tuple, errors: list[ModelError]) -> 
                 description=col.description,
                 span=doc.span(here),
                 levels=tuple(col.level.items()),
+                last_over=col.last_over,
             )
         )
     sources = tuple(

@@ -81,6 +81,8 @@ class LogicalColumn:
     span: SourceSpan
     # A level-based measure: (hierarchy, level) pairs it is fixed at; level "Total" is all.
     levels: tuple[tuple[str, str], ...] = ()
+    # Semi-additive: the time hierarchy over which the last period's value is taken.
+    last_over: str | None = None
 
     @property
     def ref(self) -> tuple[str, str]:

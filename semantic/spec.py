@@ -95,6 +95,11 @@ class LogicalColumnSpec(_Spec):
         default_factory=dict,
         description="Level-based measure: hierarchy -> the level it is fixed at ('Total': all)",
     )
+    last_over: str | None = Field(
+        None,
+        description="Semi-additive: the value at the last period of this time hierarchy in each "
+        "group, aggregated over the other dimensions (balances, active subscriptions)",
+    )
     description: str | None = None
 
 

@@ -55,6 +55,7 @@ SCHEMA = {
         "kwh",
         "invoices",
     ],
+    "receivable_month": ["month_end", "area_id", "tariff_group_id", "open_balance"],
 }
 
 

@@ -410,3 +410,44 @@ def test_level_based_and_time_series_measures_agree_on_both_paths(olap, detail):
     routed = olap.query(logical)
     assert "agg_invoice_month" in routed.sql
     assert rows(routed.df) == rows(detail.query(logical).df)
+
+
+# ---------------------------------------------------------------- semi-additive measures
+
+LAST_BALANCE = """WITH rows_ AS (
+    SELECT {grain} AS g, b.amount, b.month_end,
+           MAX(b.month_end) OVER (PARTITION BY {grain}) AS last_end
+    FROM balance b JOIN customer c USING (customer_id)
+    LEFT JOIN municipality m USING (municipality_id) LEFT JOIN area a ON a.area_id = m.area_id
+    JOIN calendar k ON k.date = b.month_end)
+  SELECT g, SUM(amount) FILTER (WHERE month_end = last_end), SUM(amount) FROM rows_ GROUP BY g"""
+
+
+@pytest.mark.parametrize(
+    "grain, column",
+    [("Quarter", "k.quarter"), ("Year", "k.year"), ("Area", "a.name"), ("Month", "k.year_month")],
+)
+def test_a_balance_is_the_last_period_summed_over_the_others(olap, olap_db, grain, column):
+    presented = GRAINS[grain][1]
+    got = q(olap, f'SELECT {presented}, "Facts"."Balance", "Facts"."Balance Total" FROM "Sales"')
+    assert got == rows(hand(olap_db, LAST_BALANCE.format(grain=column)))
+
+
+def test_a_quarter_balance_counts_the_customers_present_at_its_last_month_end(olap):
+    got = q(
+        olap,
+        'SELECT "Time"."Quarter", "Facts"."Balance", "Facts"."Largest Balance" '
+        'FROM "Sales" WHERE "Time"."Year" = 2024',
+    )
+    # 2024-Q1 ends 31 March: Ana 90 + Dan 200 (Ben's last balance is February's).
+    assert got == [("2024-Q1", 290.0, 200.0)]
+
+
+def test_the_grand_total_balance_is_the_latest_month_end(olap):
+    assert q(olap, 'SELECT "Facts"."Balance" FROM "Sales"') == [(30.0,)]  # Cid, 2025-01-31
+
+
+def test_a_restricted_user_sees_the_balance_of_visible_customers_only(olap, olap_db):
+    got = q(olap, 'SELECT "Time"."Year", "Facts"."Balance" FROM "Sales"', user="north")
+    # North: Ana and Ben (N-One), Cid (N-Two); 2024 ends on 31 March with Ana's 90.
+    assert got == [(2024, 90.0), (2025, 30.0)]

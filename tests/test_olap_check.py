@@ -82,3 +82,14 @@ def test_mapping_a_count_distinct_in_an_aggregate_source_is_an_error(model_dir):
     )
     error = _error(model_dir)
     assert "maps '# Customers' (count_distinct), which cannot be re-aggregated" in error
+
+
+def test_a_semi_additive_measure_over_a_hierarchy_that_is_not_time_is_an_error(model_dir):
+    line = _edit(
+        model_dir,
+        "last_over: Time}\n      - {name: Largest",
+        "last_over: Geography}\n      - {name: Largest",
+    )
+    error = _error(model_dir)
+    assert error.startswith(f"{model_dir / 'business.yaml'}:{line}:9: ")
+    assert "is last over 'Geography', which is not a time hierarchy" in error

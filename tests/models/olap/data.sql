@@ -43,3 +43,12 @@ SELECT date_trunc('month', i.issued)::DATE AS period, m.area_id, c.tariff_group_
 FROM invoice i JOIN customer c USING (customer_id)
 LEFT JOIN municipality m USING (municipality_id)
 GROUP BY ALL;
+
+-- Month-end balances: a snapshot, so it adds up over customers but not over months.
+CREATE TABLE balance (customer_id INTEGER, month_end DATE, amount DECIMAL(10, 2),
+                      PRIMARY KEY (customer_id, month_end));
+INSERT INTO balance VALUES
+  (1, '2024-01-31', 100.00), (1, '2024-02-29', 120.00), (1, '2024-03-31', 90.00),
+  (2, '2024-01-31',  50.00), (2, '2024-02-29',  60.00),                  -- no March row
+  (4, '2024-03-31', 200.00),
+  (3, '2025-01-31',  30.00);
