@@ -16,6 +16,7 @@ from engine.cache import ResultCache
 from engine.columns import FolderInfo, column_tree, subject_areas
 from engine.combinable import combinable
 from engine.compile import Compiled, compile_request
+from engine.drill import DrillLevel, drill, levels
 from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
 from engine.pivot import PivotLayout, pivot_frame, pivot_requests
@@ -99,6 +100,9 @@ class Engine:
         self._stamp = _stamp(model.path)
         self._checked = time.monotonic()
         self.reload_errors: ModelErrors | None = None  # why the model on disk is not in use
+        # Answer from aggregate sources when they can; off, every fact reads its detail source
+        # (tests prove both paths give the same numbers).
+        self.aggregate_navigation = True
 
     @classmethod
     def open(cls, path: str | Path = "models/demo", store_url: str | None = None) -> Engine:
@@ -123,6 +127,17 @@ class Engine:
         """The physical SQL for `logical_sql` as `user` would run it, without running it."""
         query = self._compiled(logical_sql, dialect, self.session(user)).query
         return query.pretty if pretty else query.sql
+
+    def drill(self, logical_sql: str, column: str, value: object, user: str | None = None) -> str:
+        """The request one hierarchy level below `column` ('"Time"."Year"'), filtered to
+        `column = value`: the lower level's column follows `column` in the SELECT list.
+        `value` becomes a literal (never SQL text); None drills into the NULL member."""
+        return drill(logical_sql, column, value, self.model, self.session(user))
+
+    def levels(self, subject_area: str, user: str | None = None) -> tuple[DrillLevel, ...]:
+        """The presentation columns of `subject_area` that are hierarchy levels, each with the
+        column it drills to (None at the lowest level shown): which cells a page may link."""
+        return levels(self.model, self.session(user), subject_area)
 
     def session(self, user: str | None = None) -> Session:
         """Log `user` in once (init blocks run then) and keep the session for this engine."""
@@ -293,14 +308,14 @@ class Engine:
     def _compiled(self, text: str, dialect: str | None, session: Session) -> Compiled:
         """Compile, or reuse an earlier compilation; a reuse reports its own timing."""
         start = time.perf_counter()
-        key = (text, dialect, session.user)
+        key = (text, dialect, session.user, self.aggregate_navigation)
         with self._lock:
             cached = self._plans.get(key)
             if cached is not None:
                 self._plans.move_to_end(key)
         if cached is not None:
             return replace(cached, timings=(("plan cache", (time.perf_counter() - start) * 1000),))
-        compiled = compile_request(text, self.model, session, dialect)
+        compiled = compile_request(text, self.model, session, dialect, self.aggregate_navigation)
         with self._lock:
             self._plans[key] = compiled
             if len(self._plans) > self.PLAN_CACHE_SIZE:

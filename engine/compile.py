@@ -21,12 +21,17 @@ class Compiled:
 
 
 def compile_request(
-    text: str, model: Model, session: Session, dialect: str | None = None
+    text: str,
+    model: Model,
+    session: Session,
+    dialect: str | None = None,
+    navigate: bool = True,
 ) -> Compiled:
     """Compile Logical SQL for `session` to physical SQL for `dialect` (default: the database's).
 
     Every path to data (a query, explain, an export, a campaign list) compiles here, so the
-    session's permissions and row filters cannot be skipped.
+    session's permissions and row filters cannot be skipped. `navigate=False` keeps every
+    fact on its detail source (tests compare both paths).
 
     >>> from engine.session import SYSTEM
     >>> from semantic import load_model
@@ -44,7 +49,7 @@ def compile_request(
     try:
         resolved = resolve(request, model, session)
         t2 = clock()
-        planned = plan(resolved, model)
+        planned = plan(resolved, model, navigate)
         t3 = clock()
         query = generate(planned, model, dialect or model.database(planned.database).dialect)
         t4 = clock()

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from engine.plan import FactQuery, QueryPlan, compared_column, physical_column
+from engine.functions import AGO, TODATE, is_special, measure_of
+from engine.plan import (
+    FactQuery,
+    Period,
+    QueryPlan,
+    compared_column,
+    last_period,
+    physical_column,
+)
 from semantic.model import ColumnKind, LogicalColumn, Model
 from semantic.spec import Aggregation
 
@@ -84,10 +92,11 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     # call, which made generation the slowest stage by far.
     request = plan.request
     grain = [request.outputs[i].expr for i in plan.grain]
-    measure_columns: dict[tuple[str, str], exp.Expression] = {}
+    measure_columns: dict = {}  # logical measure -> stitched column; a special's under its SQL
     aliases = []
     joins = []
-    for i, fact in enumerate(plan.facts):
+    main = [f for f in plan.facts if f.keys is None]
+    for i, fact in enumerate(main):
         alias = f"f{i}"
         for j, measure in enumerate(fact.measures):
             measure_columns[measure.ref] = exp.column(f"m{j}", alias)
@@ -113,6 +122,31 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
             # Without a grain each side is one total row.
             joins.append(exp.Join(this=subquery, kind="CROSS"))
         aliases.append(alias)
+    for i, fact in enumerate(f for f in plan.facts if f.keys is not None):
+        # A side query (a measure at another grain) is joined to the stitched rows on the
+        # grain columns it keeps; LEFT, so it never adds or removes a row.
+        alias = f"s{i}"
+        measure_columns[fact.special] = {
+            m.ref: exp.column(f"m{j}", alias) for j, m in enumerate(fact.measures)
+        }
+        subquery = exp.Subquery(
+            this=_fact_select(fact, grain, fact.filters, model),
+            alias=exp.TableAlias(this=exp.to_identifier(alias)),
+        )
+        if fact.keys:
+            on = exp.and_(
+                *(
+                    exp.NullSafeEQ(
+                        this=_coalesce([exp.column(f"d{k}", a) for a in aliases]),
+                        expression=exp.column(f"d{k}", alias),
+                    )
+                    for k in fact.keys
+                ),
+                copy=False,
+            )
+            joins.append(exp.Join(this=subquery, on=on, side="LEFT"))
+        else:
+            joins.append(exp.Join(this=subquery, kind="CROSS"))
     keys = [_coalesce([exp.column(f"d{k}", a) for a in aliases]) for k in range(len(grain))]
     by_output = dict(zip(plan.grain, keys, strict=True))
     values = [
@@ -167,31 +201,193 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
     if fact.anchor is not None:
         return _anchored_select(fact, grain, filters, model)
     guard = _guard(fact, model)
-    dimensions = [_physical(g, model, guard) for g in grain]
+    positions = range(len(grain)) if fact.keys is None else fact.keys
+    dimensions = [_physical(grain[k], model, guard) for k in positions]
     base = fact.source.base
     if fact.preaggregate:
         source = _preaggregated(fact, model)
         measures = [_reaggregate(m, j, base) for j, m in enumerate(fact.measures)]
+    elif fact.source.is_aggregate:
+        source = _table(base, model)
+        mapped = dict(fact.source.measures)
+        measures = [_merged(m, mapped[m.name]) for m in fact.measures]
     else:
         source = _table(base, model)
         measures = [_aggregate(m, base, model) for m in fact.measures]
+    joins = [
+        # LEFT: a fact row whose dimension key is NULL or dangling still counts in totals.
+        exp.Join(this=_table(step.table, model), on=_join_condition(step.join), side="LEFT")
+        for step in fact.joins
+    ]
+    if fact.period is not None:
+        # Each fact row counts for every target period its own period maps to.
+        k = list(positions).index(fact.period.position)
+        joins.append(
+            exp.Join(
+                this=_period_map(fact.period, model),
+                on=exp.EQ(
+                    this=exp.column("source", "__periods"),
+                    expression=_physical(grain[fact.period.position], model),
+                ),
+            )
+        )
+        dimensions[k] = exp.column("target", "__periods")
     select = exp.Select(
         expressions=[
-            *(_alias(d, f"d{k}") for k, d in enumerate(dimensions)),
+            *(_alias(d, f"d{k}") for k, d in zip(positions, dimensions, strict=True)),
             *(_alias(m, f"m{j}") for j, m in enumerate(measures)),
         ],
         from_=exp.From(this=source),
-        # LEFT: a fact row whose dimension key is NULL or dangling still counts in totals.
-        joins=[
-            exp.Join(this=_table(step.table, model), on=_join_condition(step.join), side="LEFT")
-            for step in fact.joins
-        ],
+        joins=joins,
     )
     if filters:
         select.set("where", _where(_condition(c, fact, model, guard) for c in filters))
+    if any(m.last_over for m in fact.measures):
+        return _last_over_time(select, fact, list(positions), dimensions, model)
     if dimensions and (measures or not _has_key(base, dimensions, model)):
         select.set("group", exp.Group(expressions=[d.copy() for d in dimensions]))
     return select
+
+
+def _last_over_time(
+    select: exp.Select, fact: FactQuery, positions: list[int], dimensions: list, model: Model
+) -> exp.Select:
+    """Semi-additive measures: each group's rows at its last period, then aggregated.
+
+    The fact's rows (joined and filtered as usual) are read once with the latest period of
+    their group beside them (MAX ... OVER (PARTITION BY the grain), which every engine has);
+    a semi-additive measure aggregates only the rows at that period, the others all rows.
+    """
+    inner = select
+    values = []
+    for j, measure in enumerate(fact.measures):
+        expr = measure.expr.copy()
+        values.append(_alias(expr, f"v{j}"))
+    period = last_period(fact.measures[0], model)
+    for m in fact.measures:
+        if m.last_over:
+            period = last_period(m, model)
+            break
+    window = exp.Window(
+        this=exp.Max(this=period.copy()),
+        partition_by=[d.copy() for d in dimensions] or None,
+    )
+    inner.set(
+        "expressions",
+        [
+            *(_alias(d, f"d{k}") for k, d in zip(positions, dimensions, strict=True)),
+            *values,
+            _alias(period.copy(), "__t"),
+            _alias(window, "__last"),
+        ],
+    )
+    rows = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("__rows")))
+    at_last = exp.EQ(this=exp.column("__t", "__rows"), expression=exp.column("__last", "__rows"))
+    measures = []
+    for j, measure in enumerate(fact.measures):
+        value = exp.column(f"v{j}", "__rows")
+        if measure.last_over:
+            value = exp.Case(ifs=[exp.If(this=at_last.copy(), true=value)])
+        measures.append(_AGGREGATES[measure.aggregation](value))
+    keys = [exp.column(f"d{k}", "__rows") for k in positions]
+    outer = exp.Select(
+        expressions=[
+            *(_alias(c, f"d{k}") for k, c in zip(positions, keys, strict=True)),
+            *(_alias(m, f"m{j}") for j, m in enumerate(measures)),
+        ],
+        from_=exp.From(this=rows),
+    )
+    if keys:
+        outer.set("group", exp.Group(expressions=[k.copy() for k in keys]))
+    return outer
+
+
+def _period_map(period: Period, model: Model) -> exp.Subquery:
+    """(target, source) pairs of the query level's members, from the calendar table alone:
+    ranks by chronological key (DENSE_RANK, which every engine has), never date arithmetic,
+    so any calendar (fiscal years, 4-4-5 months) works.
+
+    AGO n:          same position within the parent level, parent rank - n;
+    TODATE:         same parent member, chronologically at or before the target;
+    PERIODROLLING:  query-level rank between the target's + start and + end.
+    """
+
+    def ranked(alias: str) -> exp.Subquery:
+        members = exp.Select(
+            expressions=[
+                _alias(period.key.copy(), "q"),
+                _alias(period.chrono.copy(), "qc"),
+                _alias(period.parent.copy(), "pc"),
+            ],
+            from_=exp.From(this=_table(period.table, model)),
+            distinct=exp.Distinct(),
+        )
+        over = {
+            "qr": exp.Window(this=exp.Anonymous(this="DENSE_RANK"), order=_order("qc")),
+            "pr": exp.Window(this=exp.Anonymous(this="DENSE_RANK"), order=_order("pc")),
+            "pos": exp.Window(
+                this=exp.Anonymous(this="DENSE_RANK"),
+                partition_by=[exp.column("pc")],
+                order=_order("qc"),
+            ),
+        }
+        select = exp.Select(
+            expressions=[
+                exp.column("q"),
+                exp.column("qc"),
+                exp.column("pc"),
+                *(_alias(w, name) for name, w in over.items()),
+            ],
+            from_=exp.From(
+                this=exp.Subquery(this=members, alias=exp.TableAlias(this=exp.to_identifier("m")))
+            ),
+        )
+        return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+
+    def col(name: str, alias: str) -> exp.Column:
+        return exp.column(name, alias)
+
+    if period.kind == AGO:
+        on = exp.and_(
+            exp.EQ(
+                this=col("pr", "s"),
+                expression=exp.Sub(
+                    this=col("pr", "t"), expression=exp.Literal.number(period.start)
+                ),
+            ),
+            exp.EQ(this=col("pos", "s"), expression=col("pos", "t")),
+        )
+    elif period.kind == TODATE:
+        on = exp.and_(
+            exp.EQ(this=col("pc", "s"), expression=col("pc", "t")),
+            exp.LTE(this=col("qc", "s"), expression=col("qc", "t")),
+        )
+    else:
+        on = exp.Between(
+            this=col("qr", "s"),
+            low=exp.Add(this=col("qr", "t"), expression=exp.Literal.number(period.start)),
+            high=exp.Add(this=col("qr", "t"), expression=exp.Literal.number(period.end)),
+        )
+    pairs = exp.Select(
+        expressions=[_alias(col("q", "t"), "target"), _alias(col("q", "s"), "source")],
+        from_=exp.From(this=ranked("t")),
+        joins=[exp.Join(this=ranked("s"), on=on)],
+    )
+    return exp.Subquery(this=pairs, alias=exp.TableAlias(this=exp.to_identifier("__periods")))
+
+
+def _order(name: str) -> exp.Order:
+    return exp.Order(expressions=[exp.Ordered(this=exp.column(name), nulls_first=False)])
+
+
+def _merged(measure: LogicalColumn, partial: exp.Expression) -> exp.Expression:
+    """A measure merged from an aggregate source's partial aggregates: sums and counts are
+    summed, minima and maxima taken again. The planner never routes anything else here."""
+    if measure.aggregation is Aggregation.count:
+        return exp.Coalesce(this=exp.Sum(this=partial.copy()), expressions=[exp.Literal.number(0)])
+    if measure.aggregation is Aggregation.sum:
+        return exp.Sum(this=partial.copy())
+    return _AGGREGATES[measure.aggregation](partial.copy())
 
 
 def _anchored_select(
@@ -378,6 +574,8 @@ def _outer(tree: exp.Expression, measures: dict, model: Model) -> exp.Expression
     """Replace measure references by stitched columns, expanding derived measures."""
 
     def swap(node: exp.Expression) -> exp.Expression:
+        if is_special(node):
+            return _wrapped(_outer(measure_of(node), measures[node.sql()], model))
         if not isinstance(node, exp.Column):
             return node
         column = model.logical_column(node.table, node.name)

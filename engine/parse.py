@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
+from sqlglot.tokens import Tokenizer, TokenType
 
 from engine.errors import LogicalSQLError
 from semantic.valueof import session_variable
@@ -117,6 +118,12 @@ _TYPES = {
     exp.DataType.Type.TIMESTAMP,
     exp.DataType.Type.BOOLEAN,
 }
+_USAGE = {
+    "AGGREGATE": 'AGGREGATE("Facts"."Billed" BY "Customer"."Area"); BY nothing: the grand total',
+    "AGO": 'AGO("Facts"."Billed", "Time"."Month", 12): the value 12 months earlier',
+    "TODATE": 'TODATE("Facts"."Billed", "Time"."Year"): from the start of the year',
+    "PERIODROLLING": 'PERIODROLLING("Facts"."Billed", -2, 0): this period and the two before',
+}
 _CLAUSES = {"expressions", "from_", "where", "order", "limit", "offset", "distinct"}
 _CLAUSE_NAMES = {"joins": "JOIN", "group": "GROUP BY", "with_": "WITH", "order": "ORDER BY"}
 
@@ -129,7 +136,9 @@ def parse(text: str) -> LogicalRequest:
     ('Retail', 5, '"Customer"."Region"')
     """
     try:
-        statements = [s for s in sqlglot.parse(text, read=LogicalSQL) if s is not None]
+        statements = [
+            s for s in sqlglot.parse(_aggregate_by(text), read=LogicalSQL) if s is not None
+        ]
     except RecursionError:
         raise LogicalSQLError("the request is nested too deeply to read") from None
     except sqlglot.errors.ParseError as e:
@@ -165,6 +174,41 @@ def parse(text: str) -> LogicalRequest:
         limit=_count(stmt.args.get("limit")),
         offset=_count(stmt.args.get("offset")),
     )
+
+
+# Logical SQL functions over measures, resolved by name: AGGREGATE(m BY cols), AGO(m, level, n),
+# TODATE(m, level), PERIODROLLING(m, start, end).
+FUNCTIONS = {"AGGREGATE": (1, None), "AGO": (3, 3), "TODATE": (2, 2), "PERIODROLLING": (3, 3)}
+
+
+def _aggregate_by(text: str) -> str:
+    """`AGGREGATE(m BY a, b)` as sqlglot can read it: `AGGREGATE(m , a, b)`, same length, so
+    positions in error messages still point at what the user wrote.
+
+    >>> _aggregate_by('SELECT AGGREGATE("F"."m" BY "C"."a") FROM "S"')
+    'SELECT AGGREGATE("F"."m" ,  "C"."a") FROM "S"'
+    >>> _aggregate_by('SELECT AGGREGATE("F"."m" BY) FROM "S"')
+    'SELECT AGGREGATE("F"."m"   ) FROM "S"'
+    """
+    if "BY" not in text.upper():
+        return text
+    try:
+        tokens = Tokenizer().tokenize(text)
+    except sqlglot.errors.TokenError:
+        return text
+    stack: list[bool] = []
+    out = list(text)
+    for i, token in enumerate(tokens):
+        if token.token_type is TokenType.L_PAREN:
+            previous = tokens[i - 1] if i else None
+            stack.append(previous is not None and previous.text.upper() == "AGGREGATE")
+        elif token.token_type is TokenType.R_PAREN and stack:
+            stack.pop()
+        elif stack and stack[-1] and token.text.upper() == "BY" and token.end == token.start + 1:
+            following = tokens[i + 1] if i + 1 < len(tokens) else None
+            closing = following is not None and following.token_type is TokenType.R_PAREN
+            out[token.start : token.end + 1] = "  " if closing else ", "
+    return "".join(out)
 
 
 def _subject_area(stmt: exp.Select) -> str:
@@ -235,6 +279,16 @@ def _checked(tree: exp.Expression) -> exp.Expression:
             continue
         if isinstance(node, exp.Anonymous) and session_variable(node):
             continue  # VALUEOF(NQ_SESSION.NAME): bound to literals when resolved
+        if isinstance(node, exp.Anonymous) and node.name.upper() in FUNCTIONS:
+            low, high = FUNCTIONS[node.name.upper()]
+            count = len(node.expressions)
+            if count < low or (high is not None and count > high):
+                raise LogicalSQLError(
+                    f"{node.name.upper()} takes {low if low == high else f'at least {low}'} "
+                    f"arguments, got {count}",
+                    _USAGE[node.name.upper()],
+                )
+            continue
         if isinstance(node, _ALLOWED):
             if isinstance(node, exp.Column) and (node.args.get("db") or node.args.get("catalog")):
                 raise LogicalSQLError(

@@ -4,12 +4,13 @@ every table the request needs without fan-out; the generator stitches them."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
 from engine.errors import LogicalSQLError, quoted
-from engine.resolve import ResolvedRequest
+from engine.functions import AGO, LEVEL, ROLLING, TODATE, is_special, level_node, measure_of, read
+from engine.resolve import Output, ResolvedRequest
 from semantic.model import ColumnKind, JoinStep, LogicalColumn, LogicalSource, Model
 from semantic.spec import Aggregation, TableKind
 
@@ -32,6 +33,36 @@ class FactQuery:
     filters: tuple[exp.Expression, ...] = ()
     # The row filters among them: the user's own expressions see only rows they keep.
     guard: tuple[exp.Expression, ...] = ()
+    # A side query (a level-based measure, a time series) groups by these grain positions
+    # only and is joined to the stitched rows on them; None: the request's whole grain.
+    keys: tuple[int, ...] | None = None
+    special: str | None = None  # the node it computes (engine.functions), as SQL
+    period: Period | None = None  # time series: how periods map onto the query's periods
+
+
+@dataclass(frozen=True)
+class Period:
+    """Pairs (target, source) of members of the query's time level, from the calendar table:
+    a target period's value aggregates the fact rows of its source periods."""
+
+    kind: str  # engine.functions AGO, TODATE or ROLLING
+    position: int  # grain position of the query's time level key
+    table: str  # the physical calendar table
+    key: exp.Expression = field(compare=False)  # the query level's key, physical
+    chrono: exp.Expression = field(compare=False)  # its chronological key
+    parent: exp.Expression = field(compare=False)  # the function level's chronological key
+    start: int = 0
+    end: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A logical table source considered for a fact query, and why it was not chosen."""
+
+    fact: str
+    source: str
+    chosen: bool
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -40,9 +71,10 @@ class QueryPlan:
     facts: tuple[FactQuery, ...]
     grain: tuple[int, ...]  # indexes of the attribute outputs
     database: str
+    candidates: tuple[Candidate, ...] = ()
 
 
-def plan(request: ResolvedRequest, model: Model) -> QueryPlan:
+def plan(request: ResolvedRequest, model: Model, navigate: bool = True) -> QueryPlan:
     """Choose the fact queries and join paths for `request`.
 
     >>> from engine.parse import parse
@@ -54,27 +86,40 @@ def plan(request: ResolvedRequest, model: Model) -> QueryPlan:
     ...     '"Facts"."# Customers" FROM "Campaigns"'), m, SYSTEM), m)
     >>> for f in p.facts:
     ...     print(f.table, f.source.base, [s.table for s in f.joins])
-    Billing invoice ['customer', 'municipality', 'area']
+    Billing agg_invoice_month ['area']
     Customer Facts customer ['municipality', 'area']
     """
+    request = _expanded(request, model)
     grain = tuple(i for i, o in enumerate(request.outputs) if not o.is_measure)
-    attributes = [request.outputs[i].expr for i in grain] + list(request.filters)
+    grain_exprs = [request.outputs[i].expr for i in grain]
+    attributes = grain_exprs + list(request.filters)
     needed = _physical_tables(attributes, model)
-    measures = _base_measures(
-        [o.expr for o in request.outputs if o.is_measure] + list(request.measure_filters), model
-    )
-    if measures:
+    trees = [o.expr for o in request.outputs if o.is_measure] + list(request.measure_filters)
+    specials = _specials(trees)
+    measures = _base_measures(trees, model)
+    candidates: list[Candidate] = []
+    if measures or specials:
         by_fact: dict[str, list[LogicalColumn]] = {}
-        for measure in measures:
+        for measure in measures or _base_measures([measure_of(specials[0])], model):
             by_fact.setdefault(measure.table, []).append(measure)
-        facts = tuple(
+        main = [
             _with_preaggregation(
-                _with_filters(_fact_query(fact, group, needed, request, model), request, model),
-                [request.outputs[i].expr for i in grain],
+                _with_filters(
+                    _fact_query(
+                        fact, group, needed, attributes, request, model, navigate, candidates
+                    ),
+                    request,
+                    model,
+                ),
+                grain_exprs,
                 model,
             )
             for fact, group in by_fact.items()
-        )
+        ]
+        sides = [
+            _side_query(node, grain, request, model, navigate, candidates) for node in specials
+        ]
+        facts = tuple(main + sides)
     else:
         query = _with_filters(_dimension_query(attributes, needed, request, model), request, model)
         if model.logical_table(query.table).kind is TableKind.fact:
@@ -87,7 +132,270 @@ def plan(request: ResolvedRequest, model: Model) -> QueryPlan:
             "the request combines facts from several databases: " + ", ".join(sorted(databases)),
             "query each database's facts separately",
         )
-    return QueryPlan(request, facts, grain, databases.pop())
+    return QueryPlan(request, facts, grain, databases.pop(), tuple(candidates))
+
+
+# ---------------------------------------------------------------- level-based measures
+
+
+def _expanded(request: ResolvedRequest, model: Model) -> ResolvedRequest:
+    """Derived measures replaced by their formulas, and level-based measures by level nodes
+    grouped for this request's grain; a level key the grain implies is added, hidden, so
+    that a level's totals can be joined back (Area for a request by Municipality)."""
+    outputs = list(request.outputs)
+    if not any(
+        _needs_expansion(n, model) for o in outputs if o.is_measure for n in o.expr.walk()
+    ) and not any(_needs_expansion(n, model) for f in request.measure_filters for n in f.walk()):
+        return request
+    # _expand appends hidden level keys to `outputs`, so walk a copy and keep the additions.
+    for i, o in enumerate(list(outputs)):
+        if o.is_measure:
+            outputs[i] = replace(o, expr=_expand(o.expr, outputs, model))
+    measure_filters = tuple(_expand(f, outputs, model) for f in request.measure_filters)
+    return replace(request, outputs=tuple(outputs), measure_filters=measure_filters)
+
+
+def _needs_expansion(node: exp.Expression, model: Model) -> bool:
+    if is_special(node):
+        return True
+    if isinstance(node, exp.Column):
+        column = model.logical_column(node.table, node.name)
+        return column.kind is ColumnKind.derived or bool(column.levels)
+    return False
+
+
+def _expand(tree: exp.Expression, outputs: list, model: Model) -> exp.Expression:
+    def swap(node: exp.Expression) -> exp.Expression:
+        if is_special(node):
+            if read(node).kind == LEVEL:
+                _grain_keys(read(node).by, outputs, model)
+            return node
+        if not isinstance(node, exp.Column):
+            return node
+        column = model.logical_column(node.table, node.name)
+        if column.kind is ColumnKind.derived:
+            formula = column.formula.transform(
+                lambda n: (
+                    exp.column(n.name, n.table or column.table, quoted=True)
+                    if isinstance(n, exp.Column)
+                    else n
+                )
+            )
+            expanded = _expand(formula, outputs, model)
+            return (
+                expanded
+                if isinstance(expanded, (exp.Column, exp.Func))
+                else exp.Paren(this=expanded)
+            )
+        if column.levels:
+            by = _level_by(column, outputs, model)
+            if by is None:
+                return exp.Null()  # the request is above the measure's level
+            _grain_keys(by, outputs, model)
+            return level_node(node.copy(), by)
+        return node
+
+    return tree.transform(swap, copy=True)
+
+
+def _level_by(column: LogicalColumn, outputs: list, model: Model):
+    """The attributes a measure fixed at its levels groups by in this request, or None if
+    the request is above one of its levels (no member of that level to fix it at)."""
+    by: list[tuple[str, str]] = []
+    grain = [o for o in outputs if not o.is_measure]
+    fixed = {model.hierarchy(h).name: model.hierarchy(h).depth(lv) for h, lv in column.levels}
+    adds: list[tuple[str, str]] = []
+    for hierarchy_name, depth in fixed.items():
+        hierarchy = model.hierarchy(hierarchy_name)
+        deepest = max(
+            (
+                d
+                for o in grain
+                for ref in _refs_of(o.expr)
+                for h, d in model.levels_of(*ref)
+                if h.name == hierarchy_name
+            ),
+            default=None,
+        )
+        if depth >= 0 and (deepest is None or deepest < depth):
+            return None
+        if depth >= 0 and deepest > depth:
+            adds.append((hierarchy.table, hierarchy.levels[depth].key))
+    for o in grain:
+        refs = _refs_of(o.expr)
+        below = any(
+            h.name in fixed and d > fixed[h.name] for ref in refs for h, d in model.levels_of(*ref)
+        )
+        if below:
+            continue
+        if not isinstance(o.expr, exp.Column):
+            raise LogicalSQLError(
+                f"the level-based measure {quoted(column.table, column.name)} needs plain "
+                f"columns in the SELECT list, not {o.name}",
+                "select the column itself, or drop the level-based measure",
+            )
+        by.extend(r for r in refs if r not in by)
+    by.extend(a for a in adds if a not in by)
+    return tuple(by)
+
+
+def _grain_keys(by, outputs: list, model: Model) -> None:
+    """Make sure each attribute of `by` is a plain column of the grain, adding a hidden one
+    when a lower level of its hierarchy is selected (so adding it keeps the same rows)."""
+    grain_refs = {_plain(o.expr) for o in outputs if not o.is_measure}
+    for ref in by:
+        if ref in grain_refs:
+            continue
+        implied = any(
+            h.levels[d].key == ref[1]
+            and any(
+                h2.name == h.name and d2 > d
+                for o in outputs
+                if not o.is_measure
+                for r in _refs_of(o.expr)
+                for h2, d2 in model.levels_of(*r)
+            )
+            for h, d in model.levels_of(*ref)
+        )
+        if not implied:
+            raise LogicalSQLError(
+                f"AGGREGATE BY {quoted(*ref)}: the request neither selects it nor a lower level "
+                "of its hierarchy",
+                "add it (or a level below it) to the SELECT list",
+            )
+        outputs.append(
+            Output(f"__level{len(outputs)}", exp.column(ref[1], ref[0], quoted=True), False, True)
+        )
+        grain_refs.add(ref)
+
+
+def _plain(tree: exp.Expression) -> tuple[str, str] | None:
+    return (tree.table, tree.name) if isinstance(tree, exp.Column) else None
+
+
+def _refs_of(tree: exp.Expression) -> list[tuple[str, str]]:
+    return [(c.table, c.name) for c in tree.find_all(exp.Column)]
+
+
+def _specials(trees: Iterable[exp.Expression]) -> list[exp.Expression]:
+    found: dict[str, exp.Expression] = {}
+    for tree in trees:
+        for node in tree.walk():
+            if is_special(node):
+                found.setdefault(node.sql(), node)
+    return list(found.values())
+
+
+def _side_query(
+    node: exp.Expression,
+    grain: tuple[int, ...],
+    request: ResolvedRequest,
+    model: Model,
+    navigate: bool,
+    candidates: list,
+) -> FactQuery:
+    """The query computing a level node or a time series, at its own grain."""
+    spec = read(node)
+    measures = _base_measures([measure_of(node)], model)
+    facts = {m.table for m in measures}
+    if len(facts) != 1:
+        raise LogicalSQLError(
+            f"{spec.measure}: a level or time-series function over measures of "
+            f"{len(facts)} facts is not supported",
+            "apply the function to each fact's measure separately",
+        )
+    exprs = [request.outputs[i].expr for i in grain]
+    period = None
+    filters = list(request.filters)
+    if spec.kind == LEVEL:
+        plain = [_plain(e) for e in exprs]
+        keys = tuple(plain.index(ref) for ref in spec.by)
+    else:
+        keys, period, filters = _time_series(spec, exprs, filters, request, model)
+    touched = [exprs[k] for k in keys] + filters
+    query = _fact_query(
+        facts.pop(),
+        measures,
+        _physical_tables(touched, model),
+        touched,
+        request,
+        model,
+        navigate,
+        candidates,
+    )
+    query = replace(query, keys=keys, special=node.sql(), period=period)
+    return _with_filters(query, request, model, filters)
+
+
+def _time_series(spec, exprs, filters, request: ResolvedRequest, model: Model):
+    hierarchy = model.hierarchy(spec.hierarchy)
+    level_depth = hierarchy.depth(spec.level) if spec.level else 0
+    name = {AGO: "AGO", TODATE: "TODATE", ROLLING: "PERIODROLLING"}[spec.kind]
+    best = None
+    for k, tree in enumerate(exprs):
+        ref = _plain(tree)
+        for h, d in model.levels_of(*ref) if ref else ():
+            level_key = h.name == hierarchy.name and h.levels[d].key == ref[1]
+            if level_key and d >= level_depth and (best is None or d > best[1]):
+                best = (k, d)
+    if best is None:
+        lowest = hierarchy.levels[level_depth].key
+        raise LogicalSQLError(
+            f"{name} needs the level {quoted(hierarchy.table, lowest)} or a lower one of "
+            f"hierarchy '{hierarchy.name}' in the SELECT list",
+            "time-series functions are computed per period of the request's time level",
+        )
+    position, depth = best
+    time_tables = {hierarchy.table}
+    keys = []
+    for k, tree in enumerate(exprs):
+        tables = {r[0] for r in _refs_of(tree)}
+        if k == position:
+            keys.append(k)
+        elif tables & time_tables:
+            for ref in _refs_of(tree):
+                levels = [d for h, d in model.levels_of(*ref) if h.name == hierarchy.name]
+                if not levels or min(levels) > depth:
+                    raise LogicalSQLError(
+                        f"{name}: {request.names.get(ref, quoted(*ref))} is below the request's "
+                        "time level",
+                        "select time columns at or above the lowest time level selected",
+                    )
+        else:
+            keys.append(k)
+    kept = []
+    for condition in filters:
+        tables = {r[0] for r in _refs_of(condition)}
+        if not tables & time_tables:
+            kept.append(condition)
+        elif tables - time_tables:
+            raise LogicalSQLError(
+                f"{name}: a condition mixes time and other columns: {condition.sql()}",
+                "write time conditions and other conditions separately, joined by AND",
+            )
+        # A condition on time picks the periods shown, not the periods a value reads: it
+        # applies to the stitched rows, which the time series is joined to.
+    level = hierarchy.levels[depth]
+    parent = hierarchy.levels[level_depth]
+
+    def physical(column: str) -> exp.Expression:
+        return model.logical_column(hierarchy.table, column).expr
+
+    trees = [
+        physical(level.key),
+        physical(level.chronological_key),
+        physical(parent.chronological_key),
+    ]
+    tables = {c.table for t in trees for c in t.find_all(exp.Column)}
+    if len(tables) != 1:
+        raise LogicalSQLError(
+            f"{name}: the levels of hierarchy '{hierarchy.name}' must come from one calendar "
+            f"table, found {', '.join(sorted(tables))}"
+        )
+    period = Period(
+        spec.kind, position, tables.pop(), trees[0], trees[1], trees[2], spec.start, spec.end
+    )
+    return tuple(keys), period, kept
 
 
 def _physical_tables(trees: Iterable[exp.Expression], model: Model) -> dict[str, tuple[str, str]]:
@@ -103,7 +411,9 @@ def _physical_tables(trees: Iterable[exp.Expression], model: Model) -> dict[str,
 
 def _base_measures(trees: Iterable[exp.Expression], model: Model) -> list[LogicalColumn]:
     found: list[LogicalColumn] = []
-    stack = [ref for tree in trees for ref in tree.find_all(exp.Column)]
+    stack = [
+        ref for tree in trees for ref in tree.walk(prune=is_special) if isinstance(ref, exp.Column)
+    ]
     stack.reverse()
     while stack:
         ref = stack.pop()
@@ -133,26 +443,138 @@ def _reach(
     return tuple(steps.values()), None
 
 
-def _measure_tables(measures: list[LogicalColumn]) -> list[str]:
-    return [t.table for m in measures for t in m.expr.find_all(exp.Column)]
+def _measure_tables(
+    measures: list[LogicalColumn], source: LogicalSource, model: Model
+) -> list[str]:
+    mapped = dict(source.measures)
+    trees = [mapped[m.name] if source.is_aggregate else m.expr for m in measures]
+    trees += [last_period(m, model) for m in measures if m.last_over is not None]
+    return [t.table for tree in trees for t in tree.find_all(exp.Column)]
+
+
+def last_period(measure: LogicalColumn, model: Model) -> exp.Expression:
+    """The physical chronological key of the lowest level of a semi-additive measure's time
+    hierarchy: the rows at its latest value in a group are the group's last period."""
+    hierarchy = model.hierarchy(measure.last_over)
+    level = hierarchy.levels[-1]
+    return model.logical_column(hierarchy.table, level.chronological_key or level.key).expr
 
 
 def _fact_query(
-    fact: str, measures: list[LogicalColumn], needed: dict, request: ResolvedRequest, model: Model
+    fact: str,
+    measures: list[LogicalColumn],
+    needed: dict,
+    attributes: list[exp.Expression],
+    request: ResolvedRequest,
+    model: Model,
+    navigate: bool = True,
+    candidates: list | None = None,
 ) -> FactQuery:
+    """The fact query over the cheapest source that answers it: an aggregate source whose
+    content is at or below every level the query touches and that maps every measure with a
+    mergeable rule, else the first detail source that reaches every table."""
+    touched = [*attributes, *(condition for _, condition in request.row_filters)]
     missing = None
-    for source in model.logical_table(fact).sources:
-        joins, missing = _reach(source, [*_measure_tables(measures), *needed], model)
-        if joins is not None:
-            return FactQuery(fact, source, joins, tuple(measures))
+    usable: list[tuple[float, int, LogicalSource, tuple]] = []
+    notes: list[tuple[LogicalSource, str]] = []
+    for order, source in enumerate(model.logical_table(fact).sources):
+        if source.is_aggregate and not navigate:
+            notes.append((source, "aggregate navigation is off"))
+            continue
+        problem = _aggregate_problem(source, measures, touched, model)
+        if problem is not None:
+            notes.append((source, problem))
+            continue
+        tables = _measure_tables(measures, source, model)
+        joins, lost = _reach(source, [*tables, *needed], model)
+        if joins is None:
+            missing = missing or lost
+            notes.append((source, f"no many-to-one join path from '{source.base}' to '{lost}'"))
+            continue
+        cost = _cost(source, model) if source.is_aggregate else float("inf")
+        usable.append((cost, order, source, joins))
+    if usable:
+        _, _, chosen, joins = min(usable, key=lambda u: (u[0], u[1]))
+        if candidates is not None:
+            for _, _, source, _ in usable:
+                if source is not chosen:
+                    reason = (
+                        "answers too, but holds more rows"
+                        if source.is_aggregate
+                        else ("answers too, but an aggregate source holds fewer rows")
+                    )
+                    notes.append((source, reason))
+            candidates.append(Candidate(fact, chosen.name, True, _why(chosen, model)))
+            candidates.extend(Candidate(fact, s.name, False, r) for s, r in notes)
+        return FactQuery(fact, chosen, joins, tuple(measures))
     names = request.names
     measure = names.get(measures[0].ref, quoted(*measures[0].ref))
+    if missing is None:
+        raise LogicalSQLError(
+            f"no source of '{fact}' answers {measure}: "
+            + "; ".join(f"{s.name}: {r}" for s, r in notes)
+        )
     attribute = names.get(needed[missing], quoted(*needed[missing])) if missing in needed else None
     raise LogicalSQLError(
         f"{measure} cannot be combined with {attribute or missing}: "
         f"no join path from the fact '{fact}' to table '{missing}'",
         "remove one of them, or model a join that reaches it without multiplying rows",
     )
+
+
+_MERGEABLE = {Aggregation.sum, Aggregation.count, Aggregation.min, Aggregation.max}
+
+
+def _aggregate_problem(
+    source: LogicalSource, measures: list[LogicalColumn], touched: list, model: Model
+) -> str | None:
+    """Why an aggregate source cannot answer, or None if it can (detail sources always can)."""
+    if not source.is_aggregate:
+        return None
+    mapped = dict(source.measures)
+    for measure in measures:
+        if measure.last_over is not None:
+            return f"'{measure.name}' is semi-additive (last over time): detail rows only"
+        if measure.name not in mapped:
+            return f"holds no partial aggregate of '{measure.name}'"
+        if measure.aggregation not in _MERGEABLE:
+            return (
+                f"'{measure.name}' ({measure.aggregation.value}) cannot be merged from "
+                "partial aggregates"
+            )
+    held = {name: model.hierarchy(name).depth(level) for name, level in source.content}
+    for tree in touched:
+        for ref in tree.find_all(exp.Column):
+            levels = model.levels_of(ref.table, ref.name)
+            if not levels:
+                return f"{quoted(ref.table, ref.name)} is in no hierarchy level (detail only)"
+            if not any(h.name in held and held[h.name] >= d for h, d in levels):
+                h, d = levels[0]
+                return (
+                    f"{quoted(ref.table, ref.name)} is at level '{h.levels[d].name}' of "
+                    f"'{h.name}', below the source's content "
+                    f"('{dict(source.content).get(h.name, 'not held')}')"
+                )
+    return None
+
+
+def _cost(source: LogicalSource, model: Model) -> float:
+    """Estimated rows: the product of member counts at the source's content levels."""
+    cost = 1.0
+    for name, level in source.content:
+        hierarchy = model.hierarchy(name)
+        depth = hierarchy.depth(level)
+        if depth >= 0:
+            members = hierarchy.levels[depth].members
+            cost *= members if members else 10 ** (depth + 1)
+    return cost
+
+
+def _why(source: LogicalSource, model: Model) -> str:
+    if not source.is_aggregate:
+        return "detail source: answers every level"
+    content = ", ".join(f"{h}: {lv}" for h, lv in source.content)
+    return f"aggregate at {content}; about {_cost(source, model):,.0f} rows"
 
 
 def _dimension_query(
@@ -193,7 +615,9 @@ _DECOMPOSABLE = {
 }
 
 
-def _with_filters(query: FactQuery, request: ResolvedRequest, model: Model) -> FactQuery:
+def _with_filters(
+    query: FactQuery, request: ResolvedRequest, model: Model, filters: list | None = None
+) -> FactQuery:
     """Attach the request's filters and every row filter whose table the query can reach.
 
     A row filter on customers applies to billing by year too, joining the customers in
@@ -211,7 +635,7 @@ def _with_filters(query: FactQuery, request: ResolvedRequest, model: Model) -> F
     return replace(
         query,
         joins=tuple(steps.values()),
-        filters=(*request.filters, *guard),
+        filters=(*(request.filters if filters is None else filters), *guard),
         guard=tuple(guard),
     )
 
@@ -224,10 +648,16 @@ def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Mo
     22 M rows. Worth it when the fact has joins and the keys are coarser than its rows.
     """
     base = fact.source.base
-    if not fact.joins or any(
-        m.aggregation not in _DECOMPOSABLE
-        or any(c.table != base for c in m.expr.find_all(exp.Column))
-        for m in fact.measures
+    if (
+        not fact.joins
+        or fact.source.is_aggregate
+        or fact.keys is not None
+        or any(
+            m.aggregation not in _DECOMPOSABLE
+            or m.last_over is not None
+            or any(c.table != base for c in m.expr.find_all(exp.Column))
+            for m in fact.measures
+        )
     ):
         return fact
     keys: dict[str, None] = {}

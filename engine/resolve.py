@@ -9,7 +9,8 @@ from types import MappingProxyType
 from sqlglot import exp
 
 from engine.errors import LogicalSQLError, quoted
-from engine.parse import LogicalRequest, OrderItem
+from engine.functions import AGO, ROLLING, TODATE, is_special, level_node, time_node
+from engine.parse import _USAGE, FUNCTIONS, LogicalRequest, OrderItem
 from engine.session import Session
 from semantic.errors import did_you_mean
 from semantic.model import ColumnKind, Model, PresentationColumn, SubjectArea
@@ -210,9 +211,72 @@ class _Scope:
         if isinstance(tree, exp.Column):  # the common case, without copying the tree first
             return self._reference(tree)
         tree = bind_session(tree, self.session)
-        return tree.transform(
-            lambda n: self._reference(n) if isinstance(n, exp.Column) else n, copy=True
+        return tree.transform(self._swap, copy=True)
+
+    def _swap(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column):
+            return self._reference(node)
+        if isinstance(node, exp.Anonymous) and node.name.upper() in FUNCTIONS:
+            return self._function(node)
+        return node
+
+    def _function(self, node: exp.Expression) -> exp.Expression:
+        """AGGREGATE, AGO, TODATE, PERIODROLLING as nodes the planner reads (engine.functions)."""
+        name = node.name.upper()
+        first, *args = node.expressions
+        measure = self.resolve(first)
+        if any(is_special(n) for n in measure.walk()):
+            raise LogicalSQLError(f"{name} cannot contain AGGREGATE or a time-series function")
+        if not _refs(measure) or not self.is_measure(measure, f"the first argument of {name}"):
+            raise LogicalSQLError(
+                f"the first argument of {name} must be a measure, not {first.sql()}",
+                _USAGE[name],
+            )
+        if name == "AGGREGATE":
+            by = []
+            for arg in args:
+                ref = self._attribute(arg, name)
+                if ref not in by:
+                    by.append(ref)
+            return level_node(measure, tuple(by))
+        if name == "PERIODROLLING":
+            start, end = (_integer(a, name) for a in args)
+            if start > end:
+                raise LogicalSQLError(
+                    f"PERIODROLLING runs from {start} to {end}: the start must come first",
+                    _USAGE[name],
+                )
+            hierarchy = self._time_hierarchy(name)
+            return time_node(ROLLING, measure, hierarchy.name, None, start, end)
+        hierarchy, level = self._time_level(args[0], name)
+        periods = _integer(args[1], name) if name == "AGO" else 0
+        return time_node(AGO if name == "AGO" else TODATE, measure, hierarchy, level, periods, 0)
+
+    def _attribute(self, node: exp.Expression, name: str) -> tuple[str, str]:
+        if not isinstance(node, exp.Column):
+            raise LogicalSQLError(
+                f"{name} groups by presentation columns, not {node.sql()}", _USAGE[name]
+            )
+        ref = self._reference(node)
+        if self.model.logical_column(ref.table, ref.name).kind is not ColumnKind.attribute:
+            raise LogicalSQLError(f"{name} BY {node.sql()}: a measure cannot group", _USAGE[name])
+        return (ref.table, ref.name)
+
+    def _time_level(self, node: exp.Expression, name: str) -> tuple[str, str]:
+        table, column = self._attribute(node, name)
+        for hierarchy, depth in self.model.levels_of(table, column):
+            if hierarchy.time and hierarchy.levels[depth].key == column:
+                return hierarchy.name, hierarchy.levels[depth].name
+        raise LogicalSQLError(
+            f"{name}: {node.sql()} is not a level of a time hierarchy",
+            'name the level by its column, e.g. "Time"."Month"',
         )
+
+    def _time_hierarchy(self, name: str):
+        found = [h for h in self.model.hierarchies if h.time]
+        if len(found) != 1:
+            raise LogicalSQLError(f"{name} needs exactly one time hierarchy in the model")
+        return found[0]
 
     def presentation(self, node: exp.Column) -> PresentationColumn:
         folder, name = node.table, node.name
@@ -289,6 +353,14 @@ class _Scope:
             )
         # A constant is computed once, after aggregation, like a measure.
         return ColumnKind.attribute not in kinds
+
+
+def _integer(node: exp.Expression, name: str) -> int:
+    sign = -1 if isinstance(node, exp.Neg) else 1
+    value = node.this if isinstance(node, exp.Neg) else node
+    if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
+        raise LogicalSQLError(f"{name} needs a whole number, got {node.sql()}", _USAGE[name])
+    return sign * int(value.this)
 
 
 def _suggestion(name: str, columns: Mapping[tuple[str, str], PresentationColumn]) -> str | None:

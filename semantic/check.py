@@ -9,8 +9,8 @@ from sqlglot.errors import SqlglotError
 
 from semantic.errors import ModelError, did_you_mean
 from semantic.join_paths import join_paths
-from semantic.model import ColumnKind, LogicalColumn, LogicalTable, Model
-from semantic.spec import TableKind
+from semantic.model import TOTAL, ColumnKind, LogicalColumn, LogicalTable, Model
+from semantic.spec import Aggregation, TableKind
 from semantic.valueof import columns_outside_valueof, session_variable
 
 
@@ -291,14 +291,176 @@ def _hierarchies(model: Model) -> Iterator[ModelError]:
             yield _unknown_logical_table(model, hierarchy.span, where, hierarchy.table)
             continue
         names = [c.name for c in model.logical_table(hierarchy.table).columns]
+        if not hierarchy.levels:
+            yield ModelError(hierarchy.span, f"hierarchy '{hierarchy.name}' has no levels")
         for level in hierarchy.levels:
-            if level.key not in names:
+            if level.name == TOTAL:
                 yield ModelError(
                     level.span,
-                    f"level '{level.name}' of hierarchy '{hierarchy.name}' refers to unknown "
-                    f"column '{level.key}' of '{hierarchy.table}'",
-                    did_you_mean(level.key, names),
+                    f"'{TOTAL}' is the grand-total level of every hierarchy; name this level "
+                    "otherwise",
                 )
+            chrono = (level.chronological_key,) if level.chronological_key else ()
+            for column in (level.key, *chrono, *level.columns):
+                if column not in names:
+                    yield ModelError(
+                        level.span,
+                        f"level '{level.name}' of hierarchy '{hierarchy.name}' refers to unknown "
+                        f"column '{column}' of '{hierarchy.table}'",
+                        did_you_mean(column, names),
+                    )
+            if hierarchy.time and not level.chronological_key:
+                yield ModelError(
+                    level.span,
+                    f"level '{level.name}' of time hierarchy '{hierarchy.name}' has no "
+                    "chronological_key",
+                    "name the logical column that sorts its members in time order "
+                    "(it may be the key itself, e.g. a 'YYYY-MM' month)",
+                )
+        yield from _duplicated(hierarchy.levels, lambda lv: lv.name, f"level of '{hierarchy.name}'")
+    yield from _duplicated(model.hierarchies, lambda h: h.name, "hierarchy")
+    for table in model.logical_tables:
+        for column in table.columns:
+            for hierarchy, level in column.levels:
+                yield from _level_ref(
+                    model, column.span, f"measure '{column.name}'", hierarchy, level
+                )
+            if column.last_over is not None:
+                yield from _last_over(model, table, column)
+            if column.levels and column.kind is not ColumnKind.measure:
+                yield ModelError(
+                    column.span,
+                    f"only a measure (with an aggregation) can be fixed at a level, not "
+                    f"'{column.name}'",
+                    "copy the measure's expr and aggregation, then add 'level'",
+                )
+        for source in table.sources:
+            yield from _aggregate_source(model, table, source)
+
+
+def _last_over(model: Model, table: LogicalTable, column: LogicalColumn) -> Iterator[ModelError]:
+    where = f"semi-additive measure '{column.name}'"
+    try:
+        hierarchy = model.hierarchy(column.last_over)
+    except KeyError:
+        yield ModelError(
+            column.span,
+            f"{where} is last over unknown hierarchy '{column.last_over}'",
+            did_you_mean(column.last_over, [h.name for h in model.hierarchies]),
+        )
+        return
+    if not hierarchy.time:
+        yield ModelError(
+            column.span,
+            f"{where} is last over '{hierarchy.name}', which is not a time hierarchy",
+            "mark the hierarchy 'time: true', or name the time hierarchy",
+        )
+    if column.kind is not ColumnKind.measure or column.aggregation is Aggregation.count_distinct:
+        yield ModelError(
+            column.span,
+            f"{where} needs an aggregation over the other dimensions (sum, min, max, avg, count)",
+        )
+
+
+def _level_ref(model: Model, span, where: str, hierarchy: str, level: str) -> Iterator[ModelError]:
+    try:
+        found = model.hierarchy(hierarchy)
+    except KeyError:
+        yield ModelError(
+            span,
+            f"{where} names unknown hierarchy '{hierarchy}'",
+            did_you_mean(hierarchy, [h.name for h in model.hierarchies]),
+        )
+        return
+    names = [lv.name for lv in found.levels]
+    if level != TOTAL and level not in names:
+        yield ModelError(
+            span,
+            f"{where} names level '{level}', which hierarchy '{hierarchy}' does not have",
+            did_you_mean(level, [*names, TOTAL]) or f"levels: {', '.join([*names, TOTAL])}",
+        )
+
+
+_MERGEABLE = {Aggregation.sum, Aggregation.count, Aggregation.min, Aggregation.max}
+
+
+def _aggregate_source(model: Model, table: LogicalTable, source) -> Iterator[ModelError]:
+    """An aggregate source must say which levels it holds for every hierarchy it reaches, and
+    hold partial aggregates only for measures that can be merged from them."""
+    if not source.content and not source.measures:
+        return
+    where = f"source '{source.name}' of '{table.name}'"
+    if not source.content:
+        yield ModelError(
+            source.span,
+            f"{where} maps measures but declares no content levels",
+            "an aggregate source needs 'content' (hierarchy: level) for every hierarchy it holds",
+        )
+    for hierarchy, level in source.content:
+        yield from _level_ref(model, source.span, where, hierarchy, level)
+    held = {h for h, _ in source.content}
+    reach = model.join_paths(source.base) if source.base in _tables(model) else {}
+    for hierarchy in model.hierarchies:
+        if hierarchy.name in held or not _has(model, hierarchy.table):
+            continue
+        for level in hierarchy.levels:
+            column = _column(model, hierarchy.table, level.key)
+            tables = {c.table for c in column.expr.find_all(exp.Column)} if column else set()
+            if column is not None and column.expr is not None and tables <= {source.base, *reach}:
+                yield ModelError(
+                    source.span,
+                    f"{where} joins the tables of hierarchy '{hierarchy.name}' (level "
+                    f"'{level.name}') but declares no content level for it",
+                    f"add '{hierarchy.name}: <lowest level held>' under content",
+                )
+                break
+    measures = {c.name: c for c in table.columns if c.kind is ColumnKind.measure}
+    for name, tree in source.measures:
+        if name not in measures:
+            yield ModelError(
+                source.span,
+                f"{where} maps unknown measure '{name}'",
+                did_you_mean(name, measures),
+            )
+        elif measures[name].aggregation not in _MERGEABLE:
+            yield ModelError(
+                source.span,
+                f"{where} maps '{name}' ({measures[name].aggregation.value}), which cannot be "
+                "re-aggregated from partial results",
+                "only sum, count, min and max merge; count distinct and avg are answered "
+                "from the detail source",
+            )
+        if tree is not None:
+            for ref in tree.find_all(exp.Column):
+                if ref.table != source.base and ref.table not in reach:
+                    yield ModelError(
+                        source.span,
+                        f"{where} maps '{name}' to '{ref.sql()}', not a column of its tables",
+                    )
+    for column in table.columns:
+        if (
+            source.content
+            and column.kind is ColumnKind.measure
+            and column.aggregation in _MERGEABLE
+            and not column.levels
+            and column.name not in dict(source.measures)
+        ):
+            yield ModelError(
+                source.span,
+                f"aggregate {where} has no mapping for measure '{column.name}'",
+                f"map it under 'measures', e.g. {column.name}: {source.base}.<column>",
+            )
+
+
+def _tables(model: Model) -> set[str]:
+    return {t.name for t in model.tables}
+
+
+def _column(model: Model, table: str, name: str) -> LogicalColumn | None:
+    try:
+        return model.logical_column(table, name)
+    except KeyError:
+        return None
 
 
 # ---------------------------------------------------------------- presentation

@@ -223,10 +223,19 @@ def _build(path: str, digest: str, docs: list, errors: list[ModelError]) -> Mode
         for h, hierarchy in enumerate(spec.hierarchies):
             at = ("hierarchies", h)
             levels = tuple(
-                Level(lv.name, lv.key, doc.span((*at, "levels", i)))
+                Level(
+                    lv.name,
+                    lv.key,
+                    doc.span((*at, "levels", i)),
+                    lv.chronological_key,
+                    lv.columns,
+                    lv.members,
+                )
                 for i, lv in enumerate(hierarchy.levels)
             )
-            hierarchies.append(Hierarchy(hierarchy.name, hierarchy.table, levels, doc.span(at)))
+            hierarchies.append(
+                Hierarchy(hierarchy.name, hierarchy.table, levels, doc.span(at), hierarchy.time)
+            )
         for a, area in enumerate(spec.subject_areas):
             areas.append(_subject_area(area, doc, ("subject_areas", a), errors))
     model = Model(
@@ -345,10 +354,21 @@ def _logical_table(table, doc: Located, at: tuple, errors: list[ModelError]) -> 
                 formula=_expression(col.formula, doc.span((*here, "formula")), errors),
                 description=col.description,
                 span=doc.span(here),
+                levels=tuple(col.level.items()),
+                last_over=col.last_over,
             )
         )
     sources = tuple(
-        LogicalSource(s.name or s.tables[0], s.tables, doc.span((*at, "sources", i)))
+        LogicalSource(
+            s.name or s.tables[0],
+            s.tables,
+            doc.span((*at, "sources", i)),
+            tuple(s.content.items()),
+            tuple(
+                (name, _expression(text, doc.span((*at, "sources", i, "measures", name)), errors))
+                for name, text in s.measures.items()
+            ),
+        )
         for i, s in enumerate(table.sources)
         if s.tables
     ) or _default_sources(table.name, columns, doc.span(at))
@@ -428,6 +448,16 @@ def _subject_area(area, doc: Located, at: tuple, errors: list[ModelError]) -> Su
     )
 
 
+def _levels(model: Model) -> dict[tuple[str, str], tuple]:
+    """(logical table, column) -> ((hierarchy, depth), ...) for every attribute of a level."""
+    found: dict[tuple[str, str], list] = {}
+    for hierarchy in model.hierarchies:
+        for depth, level in enumerate(hierarchy.levels):
+            for column in level.attributes:
+                found.setdefault((hierarchy.table, column), []).append((hierarchy, depth))
+    return {k: tuple(v) for k, v in found.items()}
+
+
 def _indexed(model: Model) -> Model:
     bases = {s.base for t in model.logical_tables for s in t.sources}
     index = {
@@ -437,6 +467,8 @@ def _indexed(model: Model) -> Model:
         "logical_columns": {c.ref: c for t in model.logical_tables for c in t.columns},
         "subject_areas": {a.name: a for a in model.subject_areas},
         "join_paths": {base: MappingProxyType(join_paths(base, model.joins)[0]) for base in bases},
+        "hierarchies": {h.name: h for h in model.hierarchies},
+        "levels": _levels(model),
     }
     return Model(
         model.path,

@@ -79,6 +79,10 @@ class LogicalColumn:
     formula: exp.Expression | None = field(compare=False)  # logical, for derived measures
     description: str | None
     span: SourceSpan
+    # A level-based measure: (hierarchy, level) pairs it is fixed at; level "Total" is all.
+    levels: tuple[tuple[str, str], ...] = ()
+    # Semi-additive: the time hierarchy over which the last period's value is taken.
+    last_over: str | None = None
 
     @property
     def ref(self) -> tuple[str, str]:
@@ -90,6 +94,14 @@ class LogicalSource:
     name: str
     tables: tuple[str, ...]
     span: SourceSpan
+    # An aggregate source holds rows at these levels (hierarchy, level); empty: detail rows.
+    content: tuple[tuple[str, str], ...] = ()
+    # Measure name -> physical expression of its partial aggregate in this source.
+    measures: tuple[tuple[str, exp.Expression], ...] = field(default=(), compare=False)
+
+    @property
+    def is_aggregate(self) -> bool:
+        return bool(self.content)
 
     @property
     def base(self) -> str:
@@ -111,14 +123,38 @@ class Level:
     name: str
     key: str
     span: SourceSpan
+    chronological_key: str | None = None
+    columns: tuple[str, ...] = ()  # other attributes at this level
+    members: int | None = None  # estimate, for aggregate navigation
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        return (self.key, *self.columns)
+
+
+TOTAL = "Total"  # the level above every other: one member, the grand total
 
 
 @dataclass(frozen=True)
 class Hierarchy:
     name: str
     table: str
-    levels: tuple[Level, ...]
+    levels: tuple[Level, ...]  # top (coarsest) first
     span: SourceSpan
+    time: bool = False
+
+    def depth(self, level: str) -> int:
+        """Position of `level`, top first; the grand total is -1.
+
+        >>> from semantic.errors import SourceSpan
+        >>> s = SourceSpan("b.yaml", 1, 1)
+        >>> h = Hierarchy("Time", "Time", (Level("Year", "Year", s), Level("Month", "Month", s)), s)
+        >>> h.depth("Month"), h.depth("Total")
+        (1, -1)
+        """
+        if level == TOTAL:
+            return -1
+        return next(i for i, lv in enumerate(self.levels) if lv.name == level)
 
 
 # ---------------------------------------------------------------- presentation
@@ -250,6 +286,13 @@ class Model:
 
     def subject_area(self, name: str) -> SubjectArea:
         return self._index["subject_areas"][name]
+
+    def hierarchy(self, name: str) -> Hierarchy:
+        return self._index["hierarchies"][name]
+
+    def levels_of(self, table: str, column: str) -> tuple[tuple[Hierarchy, int], ...]:
+        """The hierarchies a logical attribute belongs to, with its level's depth in each."""
+        return self._index["levels"].get((table, column), ())
 
     def join_paths(self, base: str) -> Mapping[str, tuple[JoinStep, ...]]:
         """For each table reachable from `base` without fan-out, the joins that reach it."""

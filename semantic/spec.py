@@ -91,12 +91,31 @@ class LogicalColumnSpec(_Spec):
     expr: str | None = Field(None, description="Physical expression, e.g. invoice.billed_amount")
     aggregation: Aggregation | None = Field(None, description="Makes the column a measure")
     formula: str | None = Field(None, description="Derived measure over other logical columns")
+    level: dict[str, str] = Field(
+        default_factory=dict,
+        description="Level-based measure: hierarchy -> the level it is fixed at ('Total': all)",
+    )
+    last_over: str | None = Field(
+        None,
+        description="Semi-additive: the value at the last period of this time hierarchy in each "
+        "group, aggregated over the other dimensions (balances, active subscriptions)",
+    )
     description: str | None = None
 
 
 class SourceSpec(_Spec):
     name: str | None = None
     tables: Names = Field(description="Physical tables; the first is the base the others join to")
+    content: dict[str, str] = Field(
+        default_factory=dict,
+        description="Aggregate source: hierarchy -> the lowest level its rows hold; "
+        "hierarchies not named are not held",
+    )
+    measures: dict[str, str] = Field(
+        default_factory=dict,
+        description="Aggregate source: measure -> physical expression holding its partial "
+        "aggregate (sum for sum and count, min, max)",
+    )
 
 
 class LogicalTableSpec(_Spec):
@@ -110,11 +129,19 @@ class LogicalTableSpec(_Spec):
 class LevelSpec(_Spec):
     name: str
     key: str = Field(description="Logical column of the hierarchy's table that identifies a member")
+    chronological_key: str | None = Field(
+        None, description="Time hierarchies: logical column that sorts members in time order"
+    )
+    columns: Names = Field((), description="Other logical columns at this level (descriptions)")
+    members: int | None = Field(
+        None, description="About how many members; aggregate navigation prefers fewer rows"
+    )
 
 
 class HierarchySpec(_Spec):
     name: str
     table: str
+    time: bool = Field(False, description="A time dimension: AGO, TODATE, PERIODROLLING use it")
     levels: tuple[LevelSpec, ...]
 
 

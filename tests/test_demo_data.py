@@ -46,6 +46,16 @@ SCHEMA = {
         "payment_channel",
         "paid_date",
     ],
+    "agg_invoice_month": [
+        "period",
+        "area_id",
+        "tariff_group_id",
+        "billed_amount",
+        "paid_amount",
+        "kwh",
+        "invoices",
+    ],
+    "receivable_month": ["month_end", "area_id", "tariff_group_id", "open_balance"],
 }
 
 
@@ -216,3 +226,23 @@ def test_subscriptions_never_start_before_customer_since(con):
 
 def test_paid_amount_never_exceeds_billed_amount(con):
     assert one(con, "SELECT count(*) FROM invoice WHERE paid_amount > billed_amount") == 0
+
+
+def test_the_monthly_aggregate_holds_the_invoice_totals_by_month_area_and_tariff(con):
+    # Grouped again from the invoices here: any difference is a wrong aggregate.
+    differences = one(
+        con,
+        """SELECT count(*) FROM (
+             SELECT i.period, m.area_id, c.tariff_group_id, SUM(i.billed_amount) AS b,
+                    SUM(i.paid_amount) AS p, SUM(i.kwh) AS k, COUNT(*) AS n
+             FROM invoice i JOIN customer c USING (customer_id)
+             LEFT JOIN municipality m USING (municipality_id)
+             GROUP BY ALL
+             EXCEPT
+             SELECT period, area_id, tariff_group_id, billed_amount, paid_amount, kwh, invoices
+             FROM agg_invoice_month)""",
+    )
+    assert differences == 0
+    assert one(con, "SELECT SUM(invoices) FROM agg_invoice_month") == one(
+        con, "SELECT count(*) FROM invoice"
+    )

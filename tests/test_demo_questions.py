@@ -99,7 +99,8 @@ def test_strata_explain_prints_spark_sql_without_a_warehouse(tmp_path):
         STRATA_DATA=str(tmp_path),
     )
     assert done.returncode == 0, done.stderr
-    assert "`invoice`" in done.stdout and "SUM(" in done.stdout
+    # Year questions read the monthly aggregate (aggregate navigation), quoted the Spark way.
+    assert "`agg_invoice_month`" in done.stdout and "SUM(" in done.stdout
 
 
 def test_strata_demo_is_idempotent_and_prints_where_it_wrote(demo_db):

@@ -1,0 +1,75 @@
+"""Measures computed at another grain than the request's: level-based aggregates and time
+series. In a resolved request each is one node whose first argument is the measure
+expression and whose other arguments are literals, so that the tree compares and copies
+like any other; these helpers build and read them.
+
+>>> from sqlglot import exp
+>>> node = level_node(exp.column("Billed", "Sales", quoted=True), (("Customer", "Area"),))
+>>> node.sql()
+'STRATA_LEVEL("Sales"."Billed", \\'Customer.Area\\')'
+>>> read(node).kind, read(node).by
+('level', (('Customer', 'Area'),))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+LEVEL, AGO, TODATE, ROLLING = "level", "ago", "todate", "rolling"
+_NAMES = {
+    LEVEL: "STRATA_LEVEL",
+    AGO: "STRATA_AGO",
+    TODATE: "STRATA_TODATE",
+    ROLLING: "STRATA_ROLLING",
+}
+_KINDS = {v: k for k, v in _NAMES.items()}
+
+
+@dataclass(frozen=True)
+class Special:
+    kind: str
+    measure: str  # the measure expression, as SQL (for messages)
+    by: tuple[tuple[str, str], ...] = ()  # level: the logical attributes it groups by
+    hierarchy: str | None = None  # time series: the time hierarchy ...
+    level: str | None = None  # ... and the function's level (AGO, TODATE)
+    start: int = 0  # AGO: periods back; PERIODROLLING: first and last offsets
+    end: int = 0
+
+
+def is_special(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name in _KINDS
+
+
+def level_node(measure: exp.Expression, by: tuple[tuple[str, str], ...]) -> exp.Expression:
+    """`measure` grouped by exactly the attributes `by` (none: the grand total)."""
+    args = [exp.Literal.string(f"{t}.{c}") for t, c in by]
+    return exp.Anonymous(this=_NAMES[LEVEL], expressions=[measure, *args])
+
+
+def time_node(
+    kind: str, measure: exp.Expression, hierarchy: str, level: str | None, start: int, end: int
+) -> exp.Expression:
+    args = [
+        exp.Literal.string(hierarchy),
+        exp.Literal.string(level or ""),
+        exp.Literal.string(str(start)),
+        exp.Literal.string(str(end)),
+    ]
+    return exp.Anonymous(this=_NAMES[kind], expressions=[measure, *args])
+
+
+def measure_of(node: exp.Expression) -> exp.Expression:
+    return node.expressions[0]
+
+
+def read(node: exp.Expression) -> Special:
+    kind = _KINDS[node.name]
+    measure, *args = node.expressions
+    values = [a.this for a in args]
+    if kind == LEVEL:
+        by = tuple(tuple(v.split(".", 1)) for v in values)
+        return Special(kind, measure.sql(), by=by)
+    hierarchy, level, start, end = values
+    return Special(kind, measure.sql(), (), hierarchy, level or None, int(start), int(end))

@@ -1,0 +1,453 @@
+"""Hierarchies, drill-down, level-based measures, time series and aggregate navigation,
+each against hand-written SQL on tests/models/olap (5 customers, 11 invoices, a monthly
+aggregate by area and tariff group built from them)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from engine import Engine, LogicalSQLError
+from tests.conftest import hand, rows
+
+OLAP = Path(__file__).parent / "models" / "olap"
+
+
+@pytest.fixture(scope="module")
+def olap_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("olap") / "olap.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute((OLAP / "data.sql").read_text())
+    os.environ["OLAP_DB"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def olap(olap_db) -> Engine:
+    engine = Engine.open(OLAP)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def detail(olap_db) -> Engine:
+    """The same model with aggregate navigation off: every fact reads its detail source."""
+    engine = Engine.open(OLAP)
+    engine.aggregate_navigation = False
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def demo_model_engine() -> Engine:
+    """The demo model without its warehouse: drilling rewrites requests, it reads no data."""
+    engine = Engine.open(Path(__file__).parent.parent / "models" / "demo")
+    yield engine
+    engine.close()
+
+
+DETAIL = """invoice i JOIN customer c USING (customer_id)
+  LEFT JOIN municipality m USING (municipality_id) LEFT JOIN area a ON a.area_id = m.area_id
+  LEFT JOIN tariff_group t USING (tariff_group_id) JOIN calendar k ON k.date = i.issued"""
+
+
+def q(engine: Engine, logical: str, user: str | None = None) -> list[tuple]:
+    return rows(engine.query(logical, user=user).df)
+
+
+# ---------------------------------------------------------------- drill-down
+
+
+def test_drill_adds_the_next_level_after_the_column_and_filters_to_the_member(olap, olap_db):
+    request = 'SELECT "Time"."Year", "Facts"."Billed" FROM "Sales"'
+    drilled = olap.drill(request, '"Time"."Year"', 2024)
+    assert drilled == (
+        'SELECT "Time"."Year", "Time"."Quarter", "Facts"."Billed" FROM "Sales" '
+        'WHERE "Time"."Year" = 2024'
+    )
+    assert q(olap, drilled) == rows(
+        hand(
+            olap_db,
+            f"SELECT k.year, k.quarter, SUM(i.billed) FROM {DETAIL} "
+            "WHERE k.year = 2024 GROUP BY ALL",
+        )
+    )
+
+
+def test_drill_keeps_existing_conditions_and_quotes_text_values_as_literals(olap):
+    request = 'SELECT "Customer"."Area", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2025'
+    drilled = olap.drill(request, '"Customer"."Area"', "O'North")
+    assert drilled.endswith('WHERE "Time"."Year" = 2025 AND "Customer"."Area" = \'O\'\'North\'')
+    assert '"Customer"."Area", "Customer"."Municipality"' in drilled
+    assert olap.query(drilled).rows == 0  # no such area: the value was a value, not SQL
+
+
+def test_drill_into_the_null_member_filters_with_is_null(olap):
+    drilled = olap.drill(
+        'SELECT "Customer"."Municipality", "Facts"."Billed" FROM "Sales"',
+        '"Customer"."Municipality"',
+        None,
+    )
+    assert drilled.endswith('WHERE "Customer"."Municipality" IS NULL')
+    assert q(olap, drilled) == [(None, 5, 7.0)]  # Eve, who has no municipality
+
+
+def test_drill_on_a_date_value_uses_a_typed_literal(olap):
+    import datetime as dt
+
+    drilled = olap.drill(
+        'SELECT "Time"."Month", "Facts"."Billed" FROM "Sales"', '"Time"."Month"', "2025-03"
+    )
+    day = olap.drill(drilled, '"Time"."Month"', "2025-03")  # already shows Date: no duplicate
+    assert day.count('"Time"."Date"') == 1
+    rows_ = q(olap, drilled)
+    assert rows_ == [
+        ("2025-03", dt.date(2025, 3, 5), 33.0),
+        ("2025-03", dt.date(2025, 3, 31), 44.0),
+    ]
+
+
+def test_drill_below_the_lowest_level_is_refused_with_a_reason(olap):
+    with pytest.raises(LogicalSQLError, match="lowest level"):
+        olap.drill(
+            'SELECT "Customer"."Customer Id", "Facts"."Billed" FROM "Sales"',
+            '"Customer"."Customer Id"',
+            1,
+        )
+
+
+def test_drill_on_a_level_description_goes_to_the_next_level_like_its_key(olap):
+    drilled = olap.drill(
+        'SELECT "Time"."Month Name", "Facts"."Billed" FROM "Sales"', '"Time"."Month Name"', "March"
+    )
+    assert drilled == (
+        'SELECT "Time"."Month Name", "Time"."Date", "Facts"."Billed" FROM "Sales" '
+        'WHERE "Time"."Month Name" = \'March\''
+    )
+
+
+def test_drill_on_a_column_that_is_no_level_is_refused(demo_model_engine):
+    with pytest.raises(LogicalSQLError, match="not a level of any hierarchy"):
+        demo_model_engine.drill(
+            'SELECT "Payment"."Payment Channel", "Facts"."Billed Amount" FROM "Billing"',
+            '"Payment"."Payment Channel"',
+            "bank",
+        )
+
+
+def test_drill_on_a_column_not_selected_is_refused(olap):
+    with pytest.raises(LogicalSQLError, match="not selected"):
+        olap.drill('SELECT "Facts"."Billed" FROM "Sales"', '"Time"."Year"', 2024)
+
+
+def test_levels_lists_each_level_column_and_where_it_drills(olap):
+    found = {(lv.hierarchy, lv.column): lv.drills_to for lv in olap.levels("Sales")}
+    assert found[("Time", '"Time"."Year"')] == '"Time"."Quarter"'
+    assert found[("Time", '"Time"."Date"')] is None
+    assert found[("Geography", '"Customer"."Area"')] == '"Customer"."Municipality"'
+    assert found[("Tariff", '"Customer"."Tariff Group"')] == '"Customer"."Customer Id"'
+
+
+# ---------------------------------------------------------------- level-based measures
+
+
+def test_a_measure_at_area_level_repeats_the_area_total_on_each_municipality(olap, olap_db):
+    got = q(
+        olap,
+        'SELECT "Customer"."Municipality", "Facts"."Billed", "Facts"."Area Billed", '
+        '"Facts"."Share of Area" FROM "Sales"',
+    )
+    expected = hand(
+        olap_db,
+        f"""WITH by_m AS (SELECT a.name AS area, m.name AS mun, SUM(i.billed) AS b FROM {DETAIL}
+                          GROUP BY ALL)
+            SELECT mun, b, SUM(b) OVER (PARTITION BY area), b / SUM(b) OVER (PARTITION BY area)
+            FROM by_m""",
+    )
+    assert got == rows(expected)
+    # N-One 73 and N-Two 63 of North's 136; South 84; Eve's 7 has no area.
+    assert ("N-One", 73.0, 136.0, round(73 / 136, 6)) in got
+
+
+def test_share_of_total_divides_by_the_grand_total_of_the_filtered_rows(olap, olap_db):
+    got = q(
+        olap,
+        'SELECT "Customer"."Area", "Facts"."Share of Total", "Facts"."Total Billed" FROM "Sales" '
+        'WHERE "Time"."Year" = 2025',
+    )
+    expected = hand(
+        olap_db,
+        f"""SELECT a.name, SUM(i.billed) / SUM(SUM(i.billed)) OVER (), SUM(SUM(i.billed)) OVER ()
+            FROM {DETAIL} WHERE k.year = 2025 GROUP BY ALL""",
+    )
+    assert got == rows(expected)
+
+
+def test_a_level_based_measure_is_null_above_its_level(olap):
+    # By year only there is no area to fix "Area Billed" at.
+    assert q(olap, 'SELECT "Time"."Year", "Facts"."Area Billed" FROM "Sales"') == [
+        (2024, None),
+        (2025, None),
+    ]
+
+
+def test_aggregate_by_groups_a_measure_by_exactly_the_named_columns(olap, olap_db):
+    got = q(
+        olap,
+        'SELECT "Time"."Year", "Customer"."Area", "Facts"."# Customers", '
+        'AGGREGATE("Facts"."# Customers" BY "Time"."Year") AS "Year Customers", '
+        'AGGREGATE("Facts"."# Customers" BY) AS "All Customers" FROM "Sales"',
+    )
+    expected = hand(
+        olap_db,
+        f"""WITH g AS (SELECT k.year, a.name AS area, COUNT(DISTINCT i.customer_id) AS n
+                       FROM {DETAIL} GROUP BY ALL),
+                 y AS (SELECT k.year, COUNT(DISTINCT i.customer_id) AS n FROM {DETAIL} GROUP BY 1)
+            SELECT g.year, g.area, g.n, y.n, (SELECT COUNT(DISTINCT customer_id) FROM invoice)
+            FROM g JOIN y USING (year)""",
+    )
+    # Distinct counts are counted again at each grain, never summed: 5 customers in all.
+    assert got == rows(expected)
+    assert {r[4] for r in got} == {5}
+
+
+def test_aggregate_by_a_level_implied_by_a_lower_selected_level_adds_no_rows(olap, olap_db):
+    got = q(
+        olap,
+        'SELECT "Customer"."Municipality", AGGREGATE("Facts"."Billed" BY "Customer"."Area") '
+        'FROM "Sales"',
+    )
+    expected = hand(
+        olap_db,
+        f"""SELECT DISTINCT m.name, SUM(SUM(i.billed)) OVER (PARTITION BY a.name)
+            FROM {DETAIL} GROUP BY m.name, a.name""",
+    )
+    assert got == rows(expected)
+
+
+def test_aggregate_by_a_column_neither_selected_nor_implied_is_refused(olap):
+    with pytest.raises(LogicalSQLError, match="neither selects it nor a lower level"):
+        olap.query(
+            'SELECT "Time"."Year", AGGREGATE("Facts"."Billed" BY "Customer"."Area") FROM "Sales"'
+        )
+
+
+# ---------------------------------------------------------------- time series
+
+
+MONTHLY = f"""WITH months AS (SELECT DISTINCT year_month, year FROM calendar),
+  billed AS (SELECT k.year_month, SUM(i.billed) AS b FROM {DETAIL} GROUP BY 1),
+  series AS (SELECT m.year_month, m.year, b.b,
+                    ROW_NUMBER() OVER (ORDER BY m.year_month) AS n
+             FROM months m LEFT JOIN billed b USING (year_month))"""
+
+
+def test_ago_todate_and_periodrolling_at_month_grain_match_hand_written_sql(olap, olap_db):
+    got = q(
+        olap,
+        'SELECT "Time"."Month", "Facts"."Billed", AGO("Facts"."Billed", "Time"."Month", 12), '
+        'TODATE("Facts"."Billed", "Time"."Year"), PERIODROLLING("Facts"."Billed", -2, 0) '
+        'FROM "Sales"',
+    )
+    expected = hand(
+        olap_db,
+        MONTHLY
+        + """
+        SELECT s.year_month, s.b, ago.b,
+               (SELECT SUM(t.b) FROM series t WHERE t.year = s.year AND t.n <= s.n),
+               (SELECT SUM(t.b) FROM series t WHERE t.n BETWEEN s.n - 2 AND s.n)
+        FROM series s LEFT JOIN series ago ON ago.n = s.n - 12
+        WHERE s.b IS NOT NULL""",
+    )
+    assert got == rows(expected)
+    assert ("2025-02", 34.0, 25.0, 45.0, 85.0) in got  # 6+7+21; 2024-02: 20+5; 11+34; 40+11+34
+
+
+def test_a_time_filter_picks_the_periods_shown_not_the_periods_read(olap):
+    got = q(
+        olap,
+        'SELECT "Time"."Month", AGO("Facts"."Billed", "Time"."Year", 1) FROM "Sales" '
+        'WHERE "Time"."Year" = 2025',
+    )
+    # 2025's months read 2024's values although the filter keeps 2025 only.
+    assert got == [("2025-01", 10.0), ("2025-02", 25.0), ("2025-03", 30.0)]
+
+
+def test_ago_at_a_lower_grain_than_its_level_shifts_each_day_within_the_month(olap):
+    got = q(
+        olap,
+        'SELECT "Time"."Date", AGO("Facts"."Billed", "Time"."Month", 12) FROM "Sales" '
+        'WHERE "Time"."Year" = 2025 AND "Customer"."Customer Id" = 1',
+    )
+    import datetime as dt
+
+    # Ana billed 10 on 2024-01-15 and 20 on 2024-02-10; a year on, the same days.
+    assert got == [(dt.date(2025, 1, 15), 10.0), (dt.date(2025, 2, 10), 20.0)]
+
+
+def test_todate_counts_distinct_customers_over_the_period_not_a_sum_of_counts(olap, olap_db):
+    got = q(
+        olap,
+        'SELECT "Time"."Month", TODATE("Facts"."# Customers", "Time"."Year") '
+        'FROM "Sales" WHERE "Time"."Year" = 2025',
+    )
+    expected = hand(
+        olap_db,
+        f"""SELECT m.year_month, COUNT(DISTINCT i.customer_id)
+            FROM (SELECT DISTINCT k.year_month FROM {DETAIL} WHERE k.year = 2025) m
+            JOIN {DETAIL} ON k.year = 2025 AND k.year_month <= m.year_month
+            GROUP BY 1""",
+    )
+    assert got == rows(expected)  # 2025-02: Ana, Ben, Eve = 3 (Ana twice)
+
+
+def test_a_time_series_above_its_level_is_refused(olap):
+    with pytest.raises(LogicalSQLError, match="needs the level"):
+        olap.query('SELECT "Time"."Year", AGO("Facts"."Billed", "Time"."Month", 1) FROM "Sales"')
+
+
+# ---------------------------------------------------------------- aggregate navigation
+
+
+GRAINS = {
+    "Year": ("k.year", '"Time"."Year"'),
+    "Quarter": ("k.quarter", '"Time"."Quarter"'),
+    "Month": ("k.year_month", '"Time"."Month"'),
+    "Area": ("a.name", '"Customer"."Area"'),
+    "Customer Type": ("t.customer_type", '"Customer"."Customer Type"'),
+    "Tariff Group": ("t.name", '"Customer"."Tariff Group"'),
+    "Municipality": ("m.name", '"Customer"."Municipality"'),
+    "Day": ("k.date", '"Time"."Date"'),
+}
+MEASURES = {
+    "Billed": "SUM(i.billed)",
+    "kWh": "SUM(i.kwh)",
+    "# Invoices": "COUNT(i.invoice_id)",
+    "Largest Bill": "MAX(i.billed)",
+    "# Customers": "COUNT(DISTINCT i.customer_id)",
+    "Average Bill": "AVG(i.billed)",
+}
+# What the monthly aggregate can answer: sum, count and max, at Month/Area/Tariff Group or above.
+ROUTED = {"Year", "Quarter", "Month", "Area", "Customer Type", "Tariff Group"}
+MERGEABLE = {"Billed", "kWh", "# Invoices", "Largest Bill"}
+
+
+@pytest.mark.parametrize("grain", GRAINS)
+@pytest.mark.parametrize("measure", MEASURES)
+def test_every_rule_at_every_grain_equals_the_detail_path_and_hand_sql(
+    olap, detail, olap_db, grain, measure
+):
+    column, presented = GRAINS[grain]
+    logical = f'SELECT {presented}, "Facts"."{measure}" FROM "Sales"'
+    routed = olap.query(logical)
+    expected = rows(hand(olap_db, f"SELECT {column}, {MEASURES[measure]} FROM {DETAIL} GROUP BY 1"))
+    assert rows(routed.df) == expected
+    assert rows(detail.query(logical).df) == expected
+    assert ("agg_invoice_month" in routed.sql) == (grain in ROUTED and measure in MERGEABLE)
+    assert "agg_invoice_month" not in detail.query(logical).sql
+
+
+def test_a_year_by_area_query_rolls_the_monthly_aggregate_up_two_levels(olap, olap_db):
+    logical = (
+        'SELECT "Time"."Year", "Customer"."Area", "Facts"."Billed", "Facts"."# Invoices" '
+        'FROM "Sales"'
+    )
+    result = olap.query(logical)
+    assert "agg_invoice_month" in result.sql and '"invoice"' not in result.sql
+    expected = hand(
+        olap_db, f"SELECT k.year, a.name, SUM(i.billed), COUNT(*) FROM {DETAIL} GROUP BY ALL"
+    )
+    assert rows(result.df) == rows(expected)
+
+
+def test_count_distinct_beside_a_sum_sends_the_whole_fact_to_detail(olap, olap_db):
+    result = olap.query(
+        'SELECT "Time"."Year", "Facts"."Billed", "Facts"."# Customers" FROM "Sales"'
+    )
+    assert "agg_invoice_month" not in result.sql
+    expected = hand(
+        olap_db,
+        f"SELECT k.year, SUM(i.billed), COUNT(DISTINCT i.customer_id) FROM {DETAIL} GROUP BY 1",
+    )
+    assert rows(result.df) == rows(expected)
+
+
+def test_a_filter_below_the_aggregate_content_sends_the_query_to_detail(olap, olap_db):
+    result = olap.query(
+        'SELECT "Time"."Year", "Facts"."Billed" FROM "Sales" '
+        'WHERE "Customer"."Municipality" = \'N-One\''
+    )
+    assert "agg_invoice_month" not in result.sql
+    expected = hand(
+        olap_db, f"SELECT k.year, SUM(i.billed) FROM {DETAIL} WHERE m.name = 'N-One' GROUP BY 1"
+    )
+    assert rows(result.df) == rows(expected)
+
+
+def test_a_restricted_user_is_answered_from_the_aggregate_with_the_row_filter(
+    olap, detail, olap_db
+):
+    logical = 'SELECT "Time"."Year", "Facts"."Billed" FROM "Sales"'
+    routed = olap.query(logical, user="north")
+    assert "agg_invoice_month" in routed.sql and "'North'" in routed.sql
+    expected = rows(
+        hand(
+            olap_db, f"SELECT k.year, SUM(i.billed) FROM {DETAIL} WHERE a.name = 'North' GROUP BY 1"
+        )
+    )
+    assert rows(routed.df) == expected == rows(detail.query(logical, user="north").df)
+
+
+def test_level_based_and_time_series_measures_agree_on_both_paths(olap, detail):
+    logical = (
+        'SELECT "Time"."Month", "Customer"."Area", "Facts"."Billed", "Facts"."Share of Total", '
+        'AGO("Facts"."Billed", "Time"."Year", 1), TODATE("Facts"."Billed", "Time"."Year") '
+        'FROM "Sales"'
+    )
+    routed = olap.query(logical)
+    assert "agg_invoice_month" in routed.sql
+    assert rows(routed.df) == rows(detail.query(logical).df)
+
+
+# ---------------------------------------------------------------- semi-additive measures
+
+LAST_BALANCE = """WITH rows_ AS (
+    SELECT {grain} AS g, b.amount, b.month_end,
+           MAX(b.month_end) OVER (PARTITION BY {grain}) AS last_end
+    FROM balance b JOIN customer c USING (customer_id)
+    LEFT JOIN municipality m USING (municipality_id) LEFT JOIN area a ON a.area_id = m.area_id
+    JOIN calendar k ON k.date = b.month_end)
+  SELECT g, SUM(amount) FILTER (WHERE month_end = last_end), SUM(amount) FROM rows_ GROUP BY g"""
+
+
+@pytest.mark.parametrize(
+    "grain, column",
+    [("Quarter", "k.quarter"), ("Year", "k.year"), ("Area", "a.name"), ("Month", "k.year_month")],
+)
+def test_a_balance_is_the_last_period_summed_over_the_others(olap, olap_db, grain, column):
+    presented = GRAINS[grain][1]
+    got = q(olap, f'SELECT {presented}, "Facts"."Balance", "Facts"."Balance Total" FROM "Sales"')
+    assert got == rows(hand(olap_db, LAST_BALANCE.format(grain=column)))
+
+
+def test_a_quarter_balance_counts_the_customers_present_at_its_last_month_end(olap):
+    got = q(
+        olap,
+        'SELECT "Time"."Quarter", "Facts"."Balance", "Facts"."Largest Balance" '
+        'FROM "Sales" WHERE "Time"."Year" = 2024',
+    )
+    # 2024-Q1 ends 31 March: Ana 90 + Dan 200 (Ben's last balance is February's).
+    assert got == [("2024-Q1", 290.0, 200.0)]
+
+
+def test_the_grand_total_balance_is_the_latest_month_end(olap):
+    assert q(olap, 'SELECT "Facts"."Balance" FROM "Sales"') == [(30.0,)]  # Cid, 2025-01-31
+
+
+def test_a_restricted_user_sees_the_balance_of_visible_customers_only(olap, olap_db):
+    got = q(olap, 'SELECT "Time"."Year", "Facts"."Balance" FROM "Sales"', user="north")
+    # North: Ana and Ben (N-One), Cid (N-Two); 2024 ends on 31 March with Ana's 90.
+    assert got == [(2024, 90.0), (2025, 30.0)]
