@@ -342,3 +342,44 @@ def _literal(value: object, value_type: str) -> exp.Expression:
             text = text[:10]
         return exp.cast(exp.Literal.string(text), kind)
     return exp.Literal.string(str(value))
+
+
+def drill_down(
+    analysis: Analysis,
+    clicked: tuple[str, str],
+    value: object,
+    lower: tuple[str, str],
+    value_type: str = "text",
+) -> Analysis:
+    """The analysis one level lower: `lower` follows the clicked column, and the clicked member
+    becomes a condition (NULL: "is null"), ANDed with the filters there were.
+
+    >>> a = Analysis("Billing", (Selected("Time", "Year"), Selected("Facts", "Billed Amount")))
+    >>> print(to_logical_sql(drill_down(a, ("Time", "Year"), 2025, ("Time", "Quarter"), "number")))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    SELECT "Time"."Year", "Time"."Quarter", "Facts"."Billed Amount" FROM "Billing"
+    WHERE "Time"."Year" = 2025
+    """
+    columns = list(analysis.columns)
+    if not any((c.folder, c.column) == lower for c in columns):
+        at = next(i for i, c in enumerate(columns) if (c.folder, c.column) == clicked)
+        columns.insert(at + 1, Selected(*lower, sort=columns[at].sort))
+    if value is None:
+        condition = Condition(*clicked, "is null")
+    else:
+        condition = Condition(*clicked, "=", (_plain(value),), value_type)
+    filters = analysis.filters
+    if filters.op == "and" and not filters.negate:
+        filters = replace(filters, items=(*filters.items, condition))
+    else:
+        filters = FilterGroup("and", (filters, condition))
+    return replace(analysis, columns=tuple(columns), filters=filters)
+
+
+def _plain(value: object) -> str | int | float | bool:
+    """A value read from a result (numpy, pandas, dates) as JSON can hold it."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value

@@ -9,7 +9,7 @@ import plotly.express as px
 import streamlit as st
 
 from engine import Engine
-from engine.analysis import Analysis, to_logical_sql
+from engine.analysis import Analysis, drill_down, to_logical_sql
 from engine.api import Result
 from engine.pivot import PivotLayout
 from presentation import draft
@@ -69,8 +69,47 @@ def render(eng: Engine, user: str | None, analysis: Analysis | None, sql: str, o
     elif view == "Chart" and analysis is not None:
         _chart(eng, user, analysis, shown)
     else:
-        st.dataframe(shown, hide_index=True, width="stretch", key="b_table")
+        picked = st.dataframe(
+            shown,
+            hide_index=True,
+            width="stretch",
+            key="b_table",
+            on_select="rerun",
+            selection_mode="single-row",
+        )
+        if analysis is not None:
+            _drill(eng, user, analysis, shown, picked.selection.rows if picked else [])
     _exports(eng, user, analysis, sql, options)
+
+
+def _drill(eng: Engine, user, analysis: Analysis, shown: pd.DataFrame, selected: list) -> None:
+    """Buttons that drill the selected row's hierarchy members one level down."""
+    lower = {lv.column: lv.drills_to for lv in eng.levels(analysis.subject_area, user)}
+    drillable = [
+        (i, c) for i, c in enumerate(analysis.columns) if lower.get(f'"{c.folder}"."{c.column}"')
+    ]
+    if not drillable:
+        return
+    if not selected:
+        st.caption("Select a row to drill down on " + ", ".join(c.column for _, c in drillable))
+        return
+    row = shown.iloc[selected[0]]
+    types = {
+        (c.folder, c.name): c.value_type
+        for f in eng.columns(analysis.subject_area, user)
+        for c in f.columns
+    }
+    cells = st.columns(len(drillable))
+    for (i, column), cell in zip(drillable, cells, strict=True):
+        value = row.iloc[i]
+        value = None if pd.isna(value) else value
+        target = lower[f'"{column.folder}"."{column.column}"']
+        folder, name = (part.strip('"') for part in target.split('"."'))
+        if cell.button(f"Drill into {column.column} = {value}", key=f"b_drill::{i}"):
+            ref = (column.folder, column.column)
+            drilled = drill_down(analysis, ref, value, (folder, name), types[ref])
+            draft.load(drilled, "", analysis.subject_area, st.session_state.get(draft.NAME))
+            st.rerun()
 
 
 def _kinds(eng: Engine, user, analysis: Analysis) -> tuple[list[str], list[str]]:

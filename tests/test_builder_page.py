@@ -26,7 +26,12 @@ def app(tiny_db, monkeypatch, tmp_path):
 
 
 def tick(at: AppTest, label: str) -> None:
-    [box] = [c for c in at.checkbox if c.label == label]
+    boxes = [c for c in at.checkbox if c.label == label]
+    assert len(boxes) == 1, (
+        f"no single checkbox {label!r}: {[c.label for c in at.checkbox]}; "
+        f"errors {[e.value for e in at.error]}; exception {at.exception}"
+    )
+    [box] = boxes
     box.check()
     at.run()
     assert not at.exception, at.exception
@@ -215,3 +220,22 @@ def test_the_advanced_tab_shows_the_physical_sql_and_timings_from_the_query_log(
     timings = next(t for t in app.table if "stage" in t.value.columns).value
     assert list(timings["stage"]) == ["parse", "resolve", "plan", "generate", "execute", "fetch"]
     assert any("row(s) · cache" in c.value for c in app.caption)
+
+
+def test_drilling_a_year_adds_its_quarters_filtered_to_that_year(demo_app, demo_db):
+    demo_app.selectbox(key="b_area_pick").select("Billing").run()
+    tick(demo_app, "Year")
+    tick(demo_app, "Σ Billed Amount")
+    years = frame_with(demo_app, "Year", "Billed Amount")
+    first = int(years["Year"].iloc[0])
+    demo_app.session_state["b_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    demo_app.run()
+    demo_app.button(key="b_drill::0").click().run()
+    assert not demo_app.exception, demo_app.exception
+    got = frame_with(demo_app, "Year", "Quarter", "Billed Amount")
+    want = hand(
+        demo_db,
+        f"SELECT c.year, c.year || '-Q' || c.quarter, SUM(i.billed_amount) FROM invoice i "
+        f"JOIN calendar c ON i.period = c.date WHERE c.year = {first} GROUP BY 1, 2",
+    )
+    assert rows(got) == rows(want) and len(want) >= 1
