@@ -171,16 +171,28 @@ def model_schema() -> None:
 @model_app.command("diff")
 @_user_errors
 def model_diff(
-    old: Annotated[Path, typer.Argument(help="The model folder before.")],
-    new: Annotated[Path, typer.Argument(help="The model folder after.")],
+    old: Annotated[str, typer.Argument(help="The model before: a folder, or REV:PATH in git.")],
+    new: Annotated[str, typer.Argument(help="The model after: a folder, or REV:PATH in git.")],
 ) -> None:
-    """What changed between two model folders, and which saved analyses it touches."""
+    """What changed between two models, and which saved analyses it touches.
+
+    Either side may be a git revision in git's own spelling, e.g. HEAD~1:models/demo."""
+    import tempfile
+
     from engine.impact import affected_analyses
     from semantic.diff import diff_models
     from semantic.load import load_model
+    from semantic.revision import is_revision, model_at_revision
     from store import all_analyses, open_store
 
-    changes = diff_models(load_model(old), load_model(new))
+    with tempfile.TemporaryDirectory(prefix="strata-diff-") as scratch:
+        models = [
+            load_model(model_at_revision(side, Path(scratch) / str(i)))
+            if is_revision(side)
+            else load_model(side)
+            for i, side in enumerate((old, new))
+        ]
+    changes = diff_models(*models)
     for change in changes:
         typer.echo(str(change))
     if not changes:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
 from semantic import load_model
 from semantic.diff import diff_models
@@ -97,3 +100,40 @@ def test_strata_model_diff_names_the_saved_analysis_that_uses_a_renamed_column(t
     assert done.returncode == 0, done.stderr
     assert 'renamed  column "Campaigns"."Customer"."Customer Name"' in done.stdout
     assert "amra/my/names: renamed" in done.stdout and "amra/my/types" not in done.stdout
+
+
+def test_strata_model_diff_reads_either_side_from_a_git_revision(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(DEMO, repo / "model")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "before")
+    presentation = repo / "model" / "presentation.yaml"
+    presentation.write_text(
+        presentation.read_text().replace(
+            "- Customer.Customer Name", "- {column: Customer.Customer Name, name: Name}"
+        )
+    )
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "after")
+    data = tmp_path / "data"
+    data.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "model", "diff", "HEAD~1:model", "HEAD:model"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STRATA_DATA": str(data)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'renamed  column "Campaigns"."Customer"."Customer Name"' in done.stdout
+
+
+def test_an_unknown_revision_is_a_clear_error(tmp_path):
+    done = strata("model", "diff", "no-such-rev:models/demo", str(DEMO))
+    assert done.returncode == 2
+    assert "cannot read no-such-rev:models/demo from git" in done.stderr
+    assert "Traceback" not in done.stderr
