@@ -88,7 +88,7 @@ def test_killing_the_sender_at_random_points_skips_no_member_and_resends_only_in
         sender.wait()
     assert get_campaign(store, campaign.id).status is Status.RUNNING
     final = _sender(env, "Crash")
-    out, err = final.communicate(timeout=120)
+    _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
     assert get_campaign(store, campaign.id).status is Status.FINISHED
 
@@ -107,7 +107,7 @@ def test_killing_the_sender_at_random_points_skips_no_member_and_resends_only_in
 
 
 def test_two_senders_started_together_send_each_message_once(tmp_path, sink):
-    store, campaign, env, expected = _campaign(tmp_path, sink, "Twice")
+    _, _, env, expected = _campaign(tmp_path, sink, "Twice")
     first, second = _sender(env, "Twice"), _sender(env, "Twice")
     outputs = [p.communicate(timeout=120)[0] for p in (first, second)]
     assert first.returncode == second.returncode == 0
