@@ -39,7 +39,10 @@ class RateLimiter:
             if self._tokens < 0:
                 start = now + (-self._tokens) / self.per_second
         if self.per_hour:
-            # Reservations are in time order: the per_hour-th latest decides the next start.
+            # Reservations are handed out in time order (never before the last one), so the
+            # per_hour-th latest decides the next start and old ones can be dropped safely.
+            if self._window:
+                start = max(start, self._window[-1])
             if len(self._window) >= self.per_hour:
                 start = max(start, self._window[-self.per_hour] + 3600)
             while self._window and self._window[0] <= start - 3600:

@@ -212,3 +212,22 @@ def test_launching_again_adds_no_ledger_row(tmp_path, app_store, sink):
     with pytest.raises(CampaignError, match="running and cannot become running"):
         launch(app_store, campaign.id, preflight(app_store, campaign), settings)
     assert sum(counts(app_store, campaign.id).values()) == 3
+
+
+def test_the_rate_limit_spaces_messages_on_an_injected_clock(tmp_path, app_store, sink):
+    frozen = frozen_people(tmp_path, app_store, _people(12))
+    campaign = create_campaign(
+        app_store, "Slow", frozen, TEMPLATE, "marketer", rate_per_second=5, rate_per_hour=10
+    )
+    settings = _settings(sink)
+    launch(app_store, campaign.id, preflight(app_store, campaign), settings)
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:  # records the waits instead of waiting
+        waits.append(seconds)
+
+    run_campaign(app_store, campaign.id, settings, clock=lambda: 0.0, sleep=no_sleep)
+    # A burst of 5, then one every 0.2 s; the 11th and 12th wait until the first five are
+    # an hour old.
+    assert sorted(round(w, 3) for w in waits) == [0.2, 0.4, 0.6, 0.8, 1.0, 3600.0, 3600.0]
+    assert len(sink.messages) == 12
