@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from email import policy
 from typing import ClassVar
 
 import aiosmtplib
@@ -15,12 +14,11 @@ from campaigns.campaign import Campaign
 from campaigns.channels import register, transient
 from campaigns.files import get_file
 from campaigns.ledger import Claimed, Outcome, Result
-from campaigns.mime import Part, build_email
+from campaigns.mime import Part
 from campaigns.settings import SendSettings
 from campaigns.templates import compile_template
 from campaigns.tokens import Unsubscribe, sign
-
-_SMTP = policy.SMTP.clone(linesep="\r\n")
+from campaigns.wire import MessageWriter
 
 
 @register
@@ -38,23 +36,19 @@ class EmailChannel:
         self.campaign, self.settings = campaign, settings
         self.compiled = compile_template(campaign.template)
         template = campaign.template
-        self.images = [Part(name, get_file(digest)) for name, digest in template.images]
-        self.attachments = [Part(name, get_file(digest)) for name, digest in template.attachments]
+        self.writer = MessageWriter(
+            settings.sender,
+            images=[Part(name, get_file(digest)) for name, digest in template.images],
+            attachments=[Part(name, get_file(digest)) for name, digest in template.attachments],
+        )
         self._pool: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         self._clients: list[aiosmtplib.SMTP] = []
 
     def prepare(self, row: Claimed) -> bytes:
         rendered = self.compiled.render(row.fields)
-        message = build_email(
-            rendered,
-            sender=self.settings.sender,
-            to=row.address,
-            message_id=row.message_id,
-            unsubscribe_url=self._unsubscribe_url(row.address),
-            images=self.images,
-            attachments=self.attachments,
+        return self.writer.write(
+            rendered, row.address, row.message_id, self._unsubscribe_url(row.address)
         )
-        return message.as_bytes(policy=_SMTP)
 
     async def open(self) -> None:
         for _ in range(max(1, self.settings.connections)):

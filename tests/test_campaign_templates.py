@@ -6,8 +6,10 @@ from __future__ import annotations
 from email import policy
 from email.parser import BytesParser
 
+import pytest
+
 from campaigns.mime import Part, build_email
-from campaigns.templates import Template, compile_template, preview, render_one
+from campaigns.templates import Rendered, Template, compile_template, preview, render_one
 
 MEMBERS = [
     ("1", {"Customer Name": "Ana Kovač", "Tariff": "Household"}),
@@ -104,3 +106,51 @@ def test_the_mime_tree_nests_text_html_images_and_attachments():
     assert parsed["List-Unsubscribe"] == "<https://utility.example/u/TOKEN>"
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert parsed["Subject"] == "Hi Ana Kovač"
+
+
+def _shape(message):
+    """Everything a reader of the message sees: headers, tree, decoded leaves, file names."""
+    leaves = []
+    for part in message.walk():
+        if part.is_multipart():
+            leaves.append(part.get_content_type())
+            continue
+        content = part.get_content()
+        if isinstance(content, str):
+            content = content.replace("\r\n", "\n").rstrip("\n")
+        leaves.append((part.get_content_type(), part.get_filename(), part["Content-ID"], content))
+    heads = ("From", "To", "Subject", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post")
+    return [str(message[h]) if message[h] else None for h in heads], leaves
+
+
+@pytest.mark.parametrize(
+    "rendered, images, attachments, unsubscribe",
+    [
+        (Rendered("Hi Ana", "Hello\nline 2", None), (), (), None),
+        (Rendered("Pozdrav Đorđe, čestitamo!", "Poštovani,\n€ 12", None), (), ("a.pdf",), "u"),
+        (Rendered("Hi", "t", "<p>h</p>"), (), (), "u"),
+        (Rendered("Hi " + "x" * 120, "t", "<p>Ö</p>"), ("logo.png",), ("a.pdf", "b.txt"), "u"),
+    ],
+)
+def test_the_fast_writer_sends_what_the_email_package_would(
+    rendered, images, attachments, unsubscribe
+):
+    from campaigns.wire import MessageWriter
+
+    imgs = [Part(n, PNG) for n in images]
+    files = [Part(n, b"%PDF-1.4 " * 300) for n in attachments]
+    url = "https://u.example/u/TOKEN" if unsubscribe else None
+    reference = build_email(
+        rendered,
+        sender="ep@u.example",
+        to="ana@x.ba",
+        message_id="<m1@u.example>",
+        unsubscribe_url=url,
+        images=imgs,
+        attachments=files,
+    ).as_bytes()
+    fast = MessageWriter("ep@u.example", imgs, files).write(
+        rendered, "ana@x.ba", "<m1@u.example>", url
+    )
+    parse = BytesParser(policy=policy.default).parsebytes
+    assert _shape(parse(fast)) == _shape(parse(reference))
