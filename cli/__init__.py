@@ -296,5 +296,8 @@ def serve(
     os.execvp(command[0], command)
 
 
+from cli import campaign as _campaign  # noqa: E402, F401  (registers `strata campaign …`)
+
+
 def main() -> None:
     app()

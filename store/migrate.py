@@ -30,7 +30,14 @@ from sqlalchemy import (
 )
 
 from semantic.errors import StrataError
-from store.schema import UTCDateTime, metadata, now_utc, query_log, schema_version
+from store.schema import (
+    CAMPAIGN_TABLES,
+    UTCDateTime,
+    metadata,
+    now_utc,
+    query_log,
+    schema_version,
+)
 
 if TYPE_CHECKING:
     from store.connect import Store
@@ -100,8 +107,14 @@ def _v4_catalog_kinds_and_builder_specs(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE saved_analysis ADD COLUMN spec TEXT"))
 
 
+def _v2_campaigns(conn: Connection) -> None:
+    # Same rule as v1: copy the definitions here before a later migration changes them.
+    metadata.create_all(conn, tables=list(CAMPAIGN_TABLES))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "query log and saved analyses", _v1_query_log_and_saved_analyses),
+    Migration(2, "campaign lists, campaigns, ledger, suppression, responses", _v2_campaigns),
     Migration(4, "catalog kinds and builder specs", _v4_catalog_kinds_and_builder_specs),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

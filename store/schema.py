@@ -142,3 +142,122 @@ Index(
     sqlite_where=SHARED_FOLDER,
     postgresql_where=SHARED_FOLDER,
 )
+
+# --- Campaigns (migration 2) -------------------------------------------------------------
+# A campaign list is a frozen snapshot of an analysis; a new freeze of one name is a new
+# version, so a running campaign's members never change under it.
+campaign_list = Table(
+    "campaign_list",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("logical_sql", Text, nullable=False),
+    Column("subject_area", Text),
+    Column("model_hash", Text, nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("content_hash", Text, nullable=False),  # sha256 over the members, in order
+    Column("key_column", Text, nullable=False),
+    Column("email_column", Text),
+    Column("phone_column", Text),
+    Column("field_names", Text, nullable=False),  # JSON list, the analysis' column order
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("campaign_list_name_version", campaign_list.c.name, campaign_list.c.version, unique=True)
+
+campaign_list_member = Table(
+    "campaign_list_member",
+    metadata,
+    Column("list_id", Integer, primary_key=True, autoincrement=False),
+    Column("member_key", Text, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("fields", Text, nullable=False),  # JSON object: every column of the analysis
+)
+
+campaign = Table(
+    "campaign",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("list_id", Integer, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("template", Text, nullable=False),  # JSON of campaigns.templates.Template
+    Column("control_share", Float, nullable=False),  # 0..1 of members held out
+    Column("status", Text, nullable=False),
+    Column("scheduled_at", UTCDateTime),
+    Column("rate_per_second", Float),
+    Column("rate_per_hour", Integer),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    # The per-campaign lock: a lease held by one sender ("host pid N"), renewed while it runs.
+    Column("lock_owner", Text),
+    Column("lock_until", UTCDateTime),
+    CheckConstraint(
+        "status IN ('draft', 'scheduled', 'running', 'paused', 'cancelled', 'finished')",
+        name="campaign_status",
+    ),
+    CheckConstraint("channel IN ('email', 'sms')", name="campaign_channel"),
+)
+
+campaign_ledger = Table(
+    "campaign_ledger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", Integer, nullable=False),
+    Column("member_key", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("address", Text),
+    Column("state", Text, nullable=False),
+    Column("reason", Text),  # why suppressed, bounced or failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("message_id", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    CheckConstraint(
+        "state IN ('pending', 'sending', 'sent', 'failed', 'bounced', 'suppressed', 'control')",
+        name="campaign_ledger_state",
+    ),
+)
+# The ledger key: one row per campaign x member x channel, whoever writes it and how often.
+Index(
+    "campaign_ledger_key",
+    campaign_ledger.c.campaign_id,
+    campaign_ledger.c.member_key,
+    campaign_ledger.c.channel,
+    unique=True,
+)
+Index("campaign_ledger_state", campaign_ledger.c.campaign_id, campaign_ledger.c.state)
+
+suppression = Table(
+    "suppression",
+    metadata,
+    Column("channel", Text, primary_key=True),
+    Column("address", Text, primary_key=True),  # e-mail lower-cased; phone as given
+    Column("reason", Text, nullable=False),  # unsubscribed, bounced, manual
+    Column("campaign_id", Integer),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+campaign_response = Table(
+    "campaign_response",
+    metadata,
+    Column("campaign_id", Integer, primary_key=True, autoincrement=False),
+    Column("member_key", Text, primary_key=True),
+    Column("responded_at", UTCDateTime, nullable=False),
+    Column("kind", Text, nullable=False),  # what counted as a response, e.g. 'e-bill'
+)
+
+CAMPAIGN_TABLES = (
+    campaign_list,
+    campaign_list_member,
+    campaign,
+    campaign_ledger,
+    suppression,
+    campaign_response,
+)
