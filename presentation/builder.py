@@ -68,6 +68,8 @@ def render() -> None:
             results.render(eng, user, analysis, sql, options)
             _mark_run(eng, saved_as, sql)
         _save(eng, user, area, analysis, override, saved)
+        if sql is not None:
+            _save_as_list(eng, user, analysis, override, options)
     with advanced_tab:
         _advanced(eng, analysis, override, options)
 
@@ -224,3 +226,30 @@ def _mark_run(eng: Engine, saved_as, sql: str) -> None:
 
 def _folder_label(folder) -> str:
     return "My Folder" if Folder(folder) is Folder.MY else "Shared Folders"
+
+
+def _save_as_list(eng: Engine, user, analysis: Analysis | None, override, options) -> None:
+    """Freeze the whole result (no screen cap) as the next version of a campaign list, run
+    through the engine as this user: the list holds exactly what this user may see."""
+    from campaigns import freeze_list
+
+    st.divider()
+    st.markdown("**Save as campaign list**")
+    cells = st.columns([3, 1])
+    name = cells[0].text_input("List name", key="b_list_name")
+    if not cells[1].button("Save as campaign list", key="b_list_save"):
+        return
+    if not name.strip():
+        st.error("Give the list a name.")
+        return
+    try:
+        sql = override or to_logical_sql(analysis, **options)
+        frozen = freeze_list(eng, state.store(eng), name.strip(), sql, user)
+    except StrataError as e:
+        st.error(str(e))
+        return
+    st.success(
+        f"Campaign list {frozen.name!r} version {frozen.version}: {frozen.row_count:,} members "
+        f"(key {frozen.key_column}, e-mail {frozen.email_column or '-'}, "
+        f"phone {frozen.phone_column or '-'}; content {frozen.content_hash[:12]})"
+    )

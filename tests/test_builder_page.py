@@ -239,3 +239,26 @@ def test_drilling_a_year_adds_its_quarters_filtered_to_that_year(demo_app, demo_
         f"JOIN calendar c ON i.period = c.date WHERE c.year = {first} GROUP BY 1, 2",
     )
     assert rows(got) == rows(want) and len(want) >= 1
+
+
+def test_save_as_campaign_list_freezes_what_the_acting_user_may_see(demo_app, demo_db, tmp_path):
+    from campaigns import get_list, list_members
+
+    demo_app.selectbox(key="acting_user").select("tuzla.mostar").run()
+    tick(demo_app, "Customer Id")
+    tick(demo_app, "Distribution Area")
+    demo_app.text_input(key="b_list_name").input("Tuzla and Mostar").run()
+    demo_app.button(key="b_list_save").click().run()
+    assert not demo_app.exception, demo_app.exception
+    assert any("Campaign list 'Tuzla and Mostar' version 1" in s.value for s in demo_app.success)
+    want = hand(
+        demo_db,
+        "SELECT c.customer_id FROM customer c JOIN municipality m USING (municipality_id) "
+        "JOIN area a USING (area_id) WHERE a.name IN ('Tuzla', 'Mostar')",
+    )
+    with open_store(f"sqlite:///{tmp_path / 'app.db'}") as store:
+        frozen = get_list(store, "Tuzla and Mostar")
+        members = list_members(store, frozen)
+    assert frozen.created_by == "tuzla.mostar" and frozen.row_count == len(want)
+    assert sorted(int(m.key) for m in members) == sorted(want["customer_id"].tolist())
+    assert {m.fields["Distribution Area"] for m in members} == {"Tuzla", "Mostar"}
