@@ -70,6 +70,7 @@ def test_the_seed_question_built_by_clicking_matches_the_engine(page, app_url, d
     page.goto(url)
     expect(page.get_by_role("heading", name="Analysis")).to_be_visible(timeout=60_000)
     idle(page)
+    pick(page, "Subject area", "Campaigns")
     for column in ("Customer Id", "Customer Name", "Email"):
         tick(page, column)
     page.get_by_role("tab", name="Filters").click()
