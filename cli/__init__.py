@@ -284,5 +284,8 @@ def serve(
     os.execvp(command[0], command)
 
 
+app.add_typer(importlib.import_module("cli.customers").app, name="customers")
+
+
 def main() -> None:
     app()

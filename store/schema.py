@@ -139,3 +139,15 @@ Index(
     sqlite_where=SHARED_FOLDER,
     postgresql_where=SHARED_FOLDER,
 )
+
+# Customer data hub (issue 7): named CSV import mappings, reused across imports. The mapping is
+# kept as the JSON its dataclass writes (customers.mapping), so a new transform needs no migration.
+customer_mapping = Table(
+    "customer_mapping",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("spec", Text, nullable=False),
+    Column("saved_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

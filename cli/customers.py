@@ -1,0 +1,185 @@
+"""`strata customers …`: import CSV files through saved mappings, find and merge duplicates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from cli import _user_errors
+
+app = typer.Typer(help="The customer data hub: import, duplicates, merge.", no_args_is_help=True)
+mapping_app = typer.Typer(help="Saved import mappings.", no_args_is_help=True)
+app.add_typer(mapping_app, name="mapping")
+
+HubOption = Annotated[
+    Path | None,
+    typer.Option("--hub", help="The hub file (default $STRATA_DATA/customers.duckdb)."),
+]
+UserOption = Annotated[str, typer.Option("--user", "-u", help="Who does it (audit rows).")]
+
+
+def _read_mapping_file(path: Path):
+    from customers.errors import MappingError
+    from customers.mapping import parse_mapping
+
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise MappingError(f"{path}: cannot read the mapping: {e}") from None
+    if not isinstance(spec, dict):
+        raise MappingError(f"{path}: a mapping file holds one mapping (name, source, fields)")
+    return parse_mapping(spec)
+
+
+@mapping_app.command("save")
+@_user_errors
+def mapping_save(
+    file: Annotated[Path, typer.Argument(help="A mapping as YAML or JSON.")],
+    user: UserOption = "admin",
+) -> None:
+    """Save (or replace) a mapping under the name it declares."""
+    from customers.saved_mappings import save_mapping
+    from store import open_store
+
+    mapping = _read_mapping_file(file)
+    with open_store() as store:
+        save_mapping(store, mapping, user)
+    typer.echo(f"saved mapping '{mapping.name}' ({len(mapping.fields)} fields)")
+
+
+@mapping_app.command("list")
+@_user_errors
+def mapping_list() -> None:
+    """The saved mappings with the columns they read."""
+    from customers.saved_mappings import list_mappings
+    from store import open_store
+
+    with open_store() as store:
+        mappings = list_mappings(store)
+    for m in mappings:
+        fields = ", ".join(f"{f.column}->{f.target}" for f in m.fields)
+        typer.echo(f"{m.name}\t{m.source}\t{fields}")
+    if not mappings:
+        typer.echo("(no saved mappings)")
+
+
+@mapping_app.command("show")
+@_user_errors
+def mapping_show(name: Annotated[str, typer.Argument(help="The mapping's name.")]) -> None:
+    """Print a saved mapping as YAML (edit it and `mapping save` it back)."""
+    from customers.mapping import to_spec
+    from customers.saved_mappings import get_mapping
+    from store import open_store
+
+    with open_store() as store:
+        mapping = get_mapping(store, name)
+    typer.echo(yaml.safe_dump(to_spec(mapping), sort_keys=False, allow_unicode=True), nl=False)
+
+
+def _mapping(name: str | None, file: Path | None):
+    from customers.errors import MappingError
+    from customers.saved_mappings import get_mapping
+    from store import open_store
+
+    if bool(name) == bool(file):
+        raise MappingError("give either --mapping NAME or --mapping-file FILE")
+    if file:
+        return _read_mapping_file(file)
+    with open_store() as store:
+        return get_mapping(store, name)
+
+
+@app.command("import")
+@_user_errors
+def import_(
+    file: Annotated[Path, typer.Argument(help="The CSV file.")],
+    mapping: Annotated[str | None, typer.Option("--mapping", help="A saved mapping.")] = None,
+    mapping_file: Annotated[
+        Path | None, typer.Option("--mapping-file", help="A mapping in a YAML/JSON file.")
+    ] = None,
+    encoding: Annotated[str | None, typer.Option(help="Override the detected encoding.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="Override the detected delimiter.")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option("--rejects", help="Write rejected rows to this CSV.")
+    ] = None,
+    chunk_rows: Annotated[int, typer.Option(help="Rows per committed chunk.")] = 50_000,
+    hub: HubOption = None,
+) -> None:
+    """Import a CSV file; an interrupted import of the same file resumes where it stopped."""
+    from customers.hub import open_hub
+    from customers.importer import import_csv
+    from customers.rejects import export_rejects
+
+    chosen = _mapping(mapping, mapping_file)
+    with open_hub(hub) as h:
+        result = import_csv(
+            h,
+            file,
+            chosen,
+            encoding=encoding,
+            delimiter=delimiter,
+            chunk_rows=chunk_rows,
+            progress=lambda n: typer.echo(f"  {n} rows committed"),
+        )
+        if rejects:
+            export_rejects(h, result.batch_id, rejects)
+    resumed = f", resumed after row {result.resumed_from}" if result.resumed_from else ""
+    if result.resumed_from == result.rows_read:
+        resumed = ", imported before: nothing to do"
+    typer.echo(
+        f"batch {result.batch_id}: {result.rows_read} read = {result.accepted} accepted + "
+        f"{result.rejected} rejected ({result.encoding}, delimiter {result.delimiter!r}{resumed})"
+    )
+
+
+@app.command("preview")
+@_user_errors
+def preview_(
+    file: Annotated[Path, typer.Argument(help="The CSV file.")],
+    mapping: Annotated[str | None, typer.Option("--mapping", help="A saved mapping.")] = None,
+    mapping_file: Annotated[Path | None, typer.Option("--mapping-file")] = None,
+    rows: Annotated[int, typer.Option(help="How many rows.")] = 10,
+    encoding: Annotated[str | None, typer.Option()] = None,
+    delimiter: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Show the first rows as the mapping would stage them, writing nothing."""
+    from customers.preview import preview
+
+    df = preview(file, _mapping(mapping, mapping_file), rows, encoding, delimiter)
+    typer.echo(df.to_string(index=False))
+
+
+@app.command("rejects")
+@_user_errors
+def rejects_(
+    batch: Annotated[str, typer.Argument(help="The import batch id.")],
+    out: Annotated[Path, typer.Argument(help="The CSV file to write.")],
+    hub: HubOption = None,
+) -> None:
+    """Write a batch's rejected rows (row number, line, reasons, original values) as CSV."""
+    from customers.hub import open_hub
+    from customers.rejects import export_rejects
+
+    with open_hub(hub) as h:
+        n = export_rejects(h, batch, out)
+    typer.echo(f"{n} rejected row(s) written to {out}")
+
+
+@app.command("batches")
+@_user_errors
+def batches(hub: HubOption = None) -> None:
+    """The import batches with their counts."""
+    from customers.hub import open_hub
+
+    with open_hub(hub) as h:
+        rows = h.con.execute(
+            "SELECT batch_id, status, rows_read, accepted, rejected, file FROM import_batch"
+            " ORDER BY started_at"
+        ).fetchall()
+    for row in rows:
+        keys = ("batch", "status", "read", "accepted", "rejected", "file")
+        typer.echo(json.dumps(dict(zip(keys, row, strict=True))))
