@@ -183,3 +183,54 @@ def batches(hub: HubOption = None) -> None:
     for row in rows:
         keys = ("batch", "status", "read", "accepted", "rejected", "file")
         typer.echo(json.dumps(dict(zip(keys, row, strict=True))))
+
+
+@app.command("dedupe")
+@_user_errors
+def dedupe(
+    threshold: Annotated[
+        float, typer.Option(help="Cluster pairs at or above this match probability.")
+    ] = 0.9,
+    floor: Annotated[float, typer.Option(help="Keep pairs at or above this probability.")] = 0.3,
+    coverage: Annotated[bool, typer.Option(help="Count the pairs each blocking rule adds.")] = True,
+    hub: HubOption = None,
+) -> None:
+    """Find duplicate records: train Splink without labels, score blocked pairs, cluster."""
+    from customers.cluster import cluster
+    from customers.dedupe import find_duplicates
+    from customers.hub import open_hub
+
+    with open_hub(hub) as h:
+        run = find_duplicates(h, floor=floor, with_coverage=coverage)
+        typer.echo(
+            f"run {run.run_id}: {run.records} records, compared on {', '.join(run.attributes)}"
+        )
+        if run.coverage:
+            typer.echo("blocking rule coverage (pairs added, cumulative):")
+        for c in run.coverage:
+            typer.echo(f"  {c.pairs:>12,} {c.cumulative:>14,}  {c.rule}")
+        typer.echo(f"{run.pairs:,} pairs with match probability >= {floor}")
+        _echo_clusters(cluster(h, threshold, run.run_id))
+        typer.echo("timings: " + ", ".join(f"{name} {s:.1f} s" for name, s in run.seconds))
+
+
+@app.command("clusters")
+@_user_errors
+def clusters(
+    threshold: Annotated[float, typer.Option(help="Match probability threshold.")] = 0.9,
+    run: Annotated[int | None, typer.Option(help="The match run (default: latest).")] = None,
+    hub: HubOption = None,
+) -> None:
+    """Cluster the latest run's pairs at another threshold (no retraining)."""
+    from customers.cluster import cluster
+    from customers.hub import open_hub
+
+    with open_hub(hub) as h:
+        _echo_clusters(cluster(h, threshold, run))
+
+
+def _echo_clusters(c) -> None:
+    typer.echo(
+        f"at p >= {c.threshold}: {c.clusters:,} clusters hold {c.records_in_clusters:,} of "
+        f"{c.records:,} records; sizes " + ", ".join(f"{n}x{size}" for size, n in c.sizes)
+    )

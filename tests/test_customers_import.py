@@ -228,7 +228,7 @@ def test_an_import_killed_mid_file_resumes_without_duplicates_or_gaps(tmp_path):
             "SELECT count(*), count(DISTINCT row_number), min(row_number), max(row_number)"
             " FROM staging"
         ).fetchall()[0]
-        counts = h.con.execute("SELECT rows_read, accepted, rejected FROM import_batch").fetchall()[0]
+        counts = h.con.sql("SELECT rows_read, accepted, rejected FROM import_batch").fetchall()[0]
         records = h.con.execute(
             "SELECT count(*), count(DISTINCT row_number), count(DISTINCT record_id)"
             " FROM customer_record"
