@@ -234,3 +234,89 @@ def _echo_clusters(c) -> None:
         f"at p >= {c.threshold}: {c.clusters:,} clusters hold {c.records_in_clusters:,} of "
         f"{c.records:,} records; sizes " + ", ".join(f"{n}x{size}" for size, n in c.sizes)
     )
+
+
+@app.command("review")
+@_user_errors
+def review(
+    threshold: Annotated[float, typer.Option(help="Cluster at this match probability.")] = 0.5,
+    limit: Annotated[int, typer.Option(help="How many clusters.")] = 10,
+    hub: HubOption = None,
+) -> None:
+    """The review queue: candidate clusters, most uncertain first, with per-field weights."""
+    from customers.hub import open_hub
+    from customers.review import compare, review_queue
+
+    with open_hub(hub) as h:
+        queue = review_queue(h, threshold, limit=limit)
+        for item in queue:
+            ids = " ".join(map(str, item.record_ids))
+            typer.echo(
+                f"cluster {item.cluster_id}: records {ids} (uncertainty {item.uncertainty:.2f})"
+            )
+            typer.echo(compare(h, item.record_ids).to_string())
+            for p in item.pairs:
+                weights = ", ".join(f"{name} {w:+.1f}" for name, w in p.field_weights)
+                typer.echo(
+                    f"  {p.record_id_l}-{p.record_id_r}: p {p.match_probability:.3f}, "
+                    f"weight {p.match_weight:+.1f} = {weights}"
+                )
+            typer.echo(f"  merge: strata customers merge {ids}\n")
+    if not queue:
+        typer.echo("nothing to review")
+
+
+@app.command("merge")
+@_user_errors
+def merge_(
+    records: Annotated[list[int], typer.Argument(help="Record ids to merge (two or more).")],
+    user: UserOption = "admin",
+    note: Annotated[str | None, typer.Option(help="Why (kept in the audit row).")] = None,
+    hub: HubOption = None,
+) -> None:
+    """Merge the records' entities into one golden record (survivorship per attribute)."""
+    from customers.hub import open_hub
+    from customers.merge import merge
+
+    with open_hub(hub) as h:
+        result = merge(h, records, user, note=note)
+    typer.echo(
+        f"merge event {result.event_id}: entity {result.entity_id} holds {result.record_ids}"
+    )
+    for g in result.golden:
+        typer.echo(f"  {g.attribute:<15} {g.value!s:<30} record {g.record_id} ({g.rule})")
+
+
+@app.command("unmerge")
+@_user_errors
+def unmerge_(
+    event: Annotated[int, typer.Argument(help="The merge event to undo.")],
+    user: UserOption = "admin",
+    hub: HubOption = None,
+) -> None:
+    """Undo a merge: its records return to the entities they had before it."""
+    from customers.hub import open_hub
+    from customers.merge import unmerge
+
+    with open_hub(hub) as h:
+        undo = unmerge(h, event, user)
+    typer.echo(f"merge {event} undone (event {undo})")
+
+
+@app.command("history")
+@_user_errors
+def history(hub: HubOption = None) -> None:
+    """Every merge and unmerge, newest first."""
+    from customers.hub import open_hub
+
+    with open_hub(hub) as h:
+        rows = h.con.sql(
+            "SELECT event_id, happened_at, kind, entity_id, record_ids, user_name, undone_by, note"
+            " FROM merge_event ORDER BY event_id DESC"
+        ).fetchall()
+    for event, at, kind, entity, records, user, undone, note in rows:
+        undone_text = f" (undone by {undone})" if undone else ""
+        typer.echo(
+            f"{event} {at:%Y-%m-%d %H:%M} {user}: {kind} {records} -> entity {entity}"
+            f"{undone_text}{' - ' + note if note else ''}"
+        )

@@ -88,6 +88,27 @@ CREATE TABLE IF NOT EXISTS held_record (
 """
 
 
+def _golden_view() -> str:
+    def pick(a) -> str:
+        value = f"MAX(g.value) FILTER (g.attribute = '{a.name}')"
+        return (
+            f"CAST({value} AS DATE) AS {a.name}" if a.kind is Kind.DATE else f"{value} AS {a.name}"
+        )
+
+    names = ", ".join(f"r.{a}" for a in ATTRIBUTES)
+    return f"""
+CREATE OR REPLACE VIEW golden_record AS
+WITH sizes AS (SELECT entity_id, COUNT(*) AS records FROM entity_member GROUP BY entity_id)
+SELECT m.entity_id, 1 AS records, {names}
+FROM entity_member m JOIN sizes s USING (entity_id) JOIN customer_record r USING (record_id)
+WHERE s.records = 1
+UNION ALL
+SELECT g.entity_id, s.records, {", ".join(pick(a) for a in ATTRIBUTES.values())}
+FROM golden_value g JOIN sizes s USING (entity_id)
+GROUP BY g.entity_id, s.records
+"""
+
+
 def default_hub_path() -> Path:
     """Where the hub lives: $STRATA_DATA (default data/) / customers.duckdb.
 
@@ -118,4 +139,6 @@ def open_hub(path: Path | str | None = None) -> Hub:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
     con.execute(_DDL)
+    # One row per entity: what campaigns and the "Data Quality" subject area read.
+    con.execute(_golden_view())
     return Hub(path, con)
