@@ -107,15 +107,21 @@ def import_(
         Path | None, typer.Option("--rejects", help="Write rejected rows to this CSV.")
     ] = None,
     chunk_rows: Annotated[int, typer.Option(help="Rows per committed chunk.")] = 50_000,
+    check_duplicates: Annotated[
+        bool,
+        typer.Option(help="Hold rows that likely duplicate a customer (needs a dedupe run)."),
+    ] = False,
     hub: HubOption = None,
 ) -> None:
     """Import a CSV file; an interrupted import of the same file resumes where it stopped."""
+    from customers.entry_check import entry_checker
     from customers.hub import open_hub
     from customers.importer import import_csv
     from customers.rejects import export_rejects
 
     chosen = _mapping(mapping, mapping_file)
     with open_hub(hub) as h:
+        checker = entry_checker(h) if check_duplicates else None
         result = import_csv(
             h,
             file,
@@ -124,6 +130,7 @@ def import_(
             delimiter=delimiter,
             chunk_rows=chunk_rows,
             progress=lambda n: typer.echo(f"  {n} rows committed"),
+            checker=checker,
         )
         if rejects:
             export_rejects(h, result.batch_id, rejects)
@@ -134,6 +141,11 @@ def import_(
         f"batch {result.batch_id}: {result.rows_read} read = {result.accepted} accepted + "
         f"{result.rejected} rejected ({result.encoding}, delimiter {result.delimiter!r}{resumed})"
     )
+    if result.held_for_review:
+        typer.echo(
+            f"{result.held_for_review} accepted row(s) likely duplicate a customer and wait "
+            "for review: strata customers held"
+        )
 
 
 @app.command("preview")
@@ -320,3 +332,48 @@ def history(hub: HubOption = None) -> None:
             f"{event} {at:%Y-%m-%d %H:%M} {user}: {kind} {records} -> entity {entity}"
             f"{undone_text}{' - ' + note if note else ''}"
         )
+
+
+@app.command("held")
+@_user_errors
+def held(hub: HubOption = None) -> None:
+    """Records held at import as likely duplicates, with the customer each resembles."""
+    from customers.held import held_records
+    from customers.hub import open_hub
+    from customers.review import compare
+
+    with open_hub(hub) as h:
+        records = held_records(h)
+        for r in records:
+            typer.echo(
+                f"record {r.record_id} resembles record {r.candidate_record_id} "
+                f"(entity {r.candidate_entity_id}), p {r.match_probability:.3f}"
+            )
+            typer.echo(compare(h, [r.record_id, r.candidate_record_id]).to_string())
+            typer.echo(f"  strata customers resolve {r.record_id} --same | --distinct\n")
+    if not records:
+        typer.echo("no records held for review")
+
+
+@app.command("resolve")
+@_user_errors
+def resolve(
+    record: Annotated[int, typer.Argument(help="The held record.")],
+    same: Annotated[
+        bool, typer.Option("--same/--distinct", help="The same customer, or another one.")
+    ] = ...,
+    user: UserOption = "admin",
+    hub: HubOption = None,
+) -> None:
+    """Resolve a held record: merge it into its customer, or admit it as a new one."""
+    from customers.held import resolve_held
+    from customers.hub import open_hub
+
+    with open_hub(hub) as h:
+        result = resolve_held(h, record, same, user)
+    if result:
+        typer.echo(
+            f"record {record} merged into entity {result.entity_id} (event {result.event_id})"
+        )
+    else:
+        typer.echo(f"record {record} is a customer of its own")

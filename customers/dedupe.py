@@ -55,7 +55,7 @@ def find_duplicates(hub: Hub, floor: float = DEFAULT_FLOOR, with_coverage: bool 
     """
     seconds: list[tuple[str, float]] = []
     clock = time.perf_counter()
-    records = hub.con.sql(_RECORDS).to_arrow_table()
+    records = hub.con.sql(normalised_records_sql()).to_arrow_table()
     if records.num_rows < 2:
         raise CustomerError(
             f"the hub has {records.num_rows} records; duplicates need at least 2",
@@ -88,12 +88,14 @@ def find_duplicates(hub: Hub, floor: float = DEFAULT_FLOOR, with_coverage: bool 
     )
 
 
-# Splink compares what it is given exactly; case and stray spaces are not differences.
-_RECORDS = f"""
-SELECT record_id,
-  {", ".join(f"NULLIF(LOWER(TRIM(CAST({c} AS VARCHAR))), '') AS {c}" for c in COMPARED)}
-FROM customer_record
-"""
+def normalised_records_sql(where: str = "") -> str:
+    """The records as Splink compares them: case and stray spaces are not differences.
+
+    >>> normalised_records_sql()[:50]
+    'SELECT record_id, NULLIF(LOWER(TRIM(CAST(first_nam'
+    """
+    columns = ", ".join(f"NULLIF(LOWER(TRIM(CAST({c} AS VARCHAR))), '') AS {c}" for c in COMPARED)
+    return f"SELECT record_id, {columns} FROM customer_record {where}"
 
 
 def _present(records: pa.Table) -> list[str]:

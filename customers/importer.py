@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from customers.dedupe import normalised_records_sql
+from customers.entry_check import LIKELY, EntryChecker, EntryMatch
 from customers.errors import ImportError_
 from customers.hub import Hub
 from customers.mapping import Mapping, mapping_json
@@ -51,6 +53,7 @@ class ImportResult:
     accepted: int
     rejected: int
     resumed_from: int  # rows already committed by an earlier, interrupted run
+    held_for_review: int = 0  # accepted rows that likely duplicate a customer: not yet one
 
 
 def import_csv(
@@ -62,8 +65,15 @@ def import_csv(
     delimiter: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int], None] | None = None,
+    checker: EntryChecker | None = None,
+    likely: float = LIKELY,
 ) -> ImportResult:
-    """Import `path` through `mapping`; resumes an interrupted batch of the same file."""
+    """Import `path` through `mapping`; resumes an interrupted batch of the same file.
+
+    With a `checker` (`customers.entry_check.entry_checker`), each accepted row is first
+    scored against the registry; one that likely duplicates an existing customer (match
+    probability >= `likely`) is held for review instead of becoming a new customer.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImportError_(f"{path}: no such file")
@@ -74,7 +84,7 @@ def import_csv(
     sql = stage_sql(mapping, header)
     resumed_from = done
     for chunk in _chunks(path, fmt, len(header), skip=done, size=chunk_rows):
-        _commit_chunk(hub, batch_id, mapping, sql, chunk)
+        _commit_chunk(hub, batch_id, sql, chunk, checker, likely)
         done += chunk.num_rows
         if progress:
             progress(done)
@@ -83,12 +93,21 @@ def import_csv(
         {"t": datetime.now(UTC), "b": batch_id},
     )
     # fetchall, never fetchone: DuckDB 2.0 refuses the next statement while a result is pending.
-    [(read, accepted, rejected)] = hub.con.execute(
-        "SELECT rows_read, accepted, rejected FROM import_batch WHERE batch_id = $b",
+    [(read, accepted, rejected, held)] = hub.con.execute(
+        "SELECT rows_read, accepted, rejected, held_for_review FROM import_batch"
+        " WHERE batch_id = $b",
         {"b": batch_id},
     ).fetchall()
     return ImportResult(
-        batch_id, str(path), fmt.encoding, fmt.delimiter, read, accepted, rejected, resumed_from
+        batch_id,
+        str(path),
+        fmt.encoding,
+        fmt.delimiter,
+        read,
+        accepted,
+        rejected,
+        resumed_from,
+        held,
     )
 
 
@@ -224,7 +243,14 @@ def _table(columns, numbers, lines, shapes) -> pa.Table:
     return pa.table(data)
 
 
-def _commit_chunk(hub: Hub, batch_id: str, mapping: Mapping, sql: str, chunk: pa.Table) -> None:
+def _commit_chunk(
+    hub: Hub,
+    batch_id: str,
+    sql: str,
+    chunk: pa.Table,
+    checker: EntryChecker | None,
+    likely: float,
+) -> None:
     con = hub.con
     first, last = chunk["_row"][0].as_py(), chunk["_row"][-1].as_py()
     con.register("chunk", chunk)
@@ -232,6 +258,8 @@ def _commit_chunk(hub: Hub, batch_id: str, mapping: Mapping, sql: str, chunk: pa
         con.execute("BEGIN TRANSACTION")
         con.execute(sql, {"batch": batch_id})
         con.execute(_PROMOTE, {"b": batch_id, "lo": first, "hi": last, "t": datetime.now(UTC)})
+        if checker is not None:
+            _hold_likely_duplicates(hub, batch_id, first, last, checker, likely)
         con.execute(_NEW_ENTITIES, {"b": batch_id, "lo": first, "hi": last})
         con.execute(_COUNT, {"b": batch_id, "lo": first, "hi": last})
         con.execute("COMMIT")
@@ -240,6 +268,29 @@ def _commit_chunk(hub: Hub, batch_id: str, mapping: Mapping, sql: str, chunk: pa
         raise
     finally:
         con.unregister("chunk")
+
+
+def _hold_likely_duplicates(hub, batch_id, first, last, checker, likely) -> None:
+    where = "WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi"
+    params = {"b": batch_id, "lo": first, "hi": last}
+    new = hub.con.sql(normalised_records_sql(where), params=params).to_arrow_table()
+    best: dict[int, EntryMatch] = {}
+    for match in checker.check(new, likely):
+        best.setdefault(match.new_id, match)  # matches come best first
+    if best:
+        hub.con.executemany(
+            "INSERT INTO held_record VALUES (?, ?, ?, MAP(?, ?), 'pending')",
+            [
+                (
+                    m.new_id,
+                    m.record_id,
+                    m.match_probability,
+                    [name for name, _ in m.field_weights],
+                    [weight for _, weight in m.field_weights],
+                )
+                for m in best.values()
+            ],
+        )
 
 
 _ATTRS = (
@@ -257,17 +308,22 @@ SELECT (SELECT COALESCE(MAX(record_id), 0) FROM customer_record)
 FROM staging s JOIN import_batch b USING (batch_id)
 WHERE s.batch_id = $b AND s.row_number BETWEEN $lo AND $hi AND LEN(s.reasons) = 0
 """
-# A new record is its own entity until a merge says otherwise; its id is the record's.
+# A new record is its own entity until a merge says otherwise; its id is the record's. A
+# record held for review becomes a customer only when a steward resolves it.
 _NEW_ENTITIES = """
 INSERT INTO entity_member
 SELECT record_id, record_id FROM customer_record
 WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi
+  AND record_id NOT IN (SELECT record_id FROM held_record)
 """
 _COUNT = """
 UPDATE import_batch SET
-  rows_read = rows_read + c.n, accepted = accepted + c.ok, rejected = rejected + c.bad
+  rows_read = rows_read + c.n, accepted = accepted + c.ok, rejected = rejected + c.bad,
+  held_for_review = held_for_review + h.held
 FROM (SELECT COUNT(*) AS n, COUNT(*) FILTER (LEN(reasons) = 0) AS ok,
              COUNT(*) FILTER (LEN(reasons) > 0) AS bad
-      FROM staging WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi) AS c
+      FROM staging WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi) AS c,
+     (SELECT COUNT(*) AS held FROM held_record JOIN customer_record USING (record_id)
+      WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi) AS h
 WHERE batch_id = $b
 """
