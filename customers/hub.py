@@ -109,6 +109,20 @@ GROUP BY g.entity_id, s.records
 """
 
 
+# Views the "Data Quality" subject area (models/demo/data_quality.yaml) reads as tables.
+_QUALITY_VIEWS = """
+CREATE OR REPLACE VIEW entity_size AS
+SELECT entity_id, COUNT(*) AS records FROM entity_member GROUP BY entity_id;
+CREATE OR REPLACE VIEW latest_pair AS
+SELECT record_id_l, record_id_r, match_probability, match_weight,
+       CASE WHEN match_probability >= 0.99 THEN 'certain'
+            WHEN match_probability >= 0.9 THEN 'probable'
+            WHEN match_probability >= 0.5 THEN 'possible'
+            ELSE 'unlikely' END AS severity
+FROM match_pair WHERE run_id = (SELECT MAX(run_id) FROM match_run);
+"""
+
+
 def default_hub_path() -> Path:
     """Where the hub lives: $STRATA_DATA (default data/) / customers.duckdb.
 
@@ -141,4 +155,5 @@ def open_hub(path: Path | str | None = None) -> Hub:
     con.execute(_DDL)
     # One row per entity: what campaigns and the "Data Quality" subject area read.
     con.execute(_golden_view())
+    con.execute(_QUALITY_VIEWS)
     return Hub(path, con)
