@@ -94,8 +94,17 @@ def normalised_records_sql(where: str = "") -> str:
     >>> normalised_records_sql()[:50]
     'SELECT record_id, NULLIF(LOWER(TRIM(CAST(first_nam'
     """
-    columns = ", ".join(f"NULLIF(LOWER(TRIM(CAST({c} AS VARCHAR))), '') AS {c}" for c in COMPARED)
+    columns = ", ".join(_normalised(c) for c in COMPARED)
     return f"SELECT record_id, {columns} FROM customer_record {where}"
+
+
+def _normalised(column: str) -> str:
+    value = f"NULLIF(LOWER(TRIM(CAST({column} AS VARCHAR))), '')"
+    if column in ("email", "phone"):
+        # A kept invalid value ("n/a", "broken@") is shared by unrelated people: comparing or
+        # blocking on it would make them duplicates of each other.
+        value = f"CASE WHEN {column}_valid IS NOT FALSE THEN {value} END"
+    return f"{value} AS {column}"
 
 
 def _present(records: pa.Table) -> list[str]:

