@@ -42,15 +42,12 @@ CREATE TABLE IF NOT EXISTS import_batch (
 );
 CREATE TABLE IF NOT EXISTS staging (
     batch_id VARCHAR NOT NULL, row_number BIGINT NOT NULL, line BIGINT NOT NULL,
-    {_columns()}, email_invalid BOOLEAN, phone_invalid BOOLEAN,
-    reasons VARCHAR[] NOT NULL, raw VARCHAR[],
-    PRIMARY KEY (batch_id, row_number)
+    reasons VARCHAR[] NOT NULL, raw VARCHAR[]
 );
 CREATE TABLE IF NOT EXISTS customer_record (
     record_id BIGINT PRIMARY KEY, batch_id VARCHAR NOT NULL, row_number BIGINT NOT NULL,
     source VARCHAR NOT NULL, {_columns()}, email_valid BOOLEAN, phone_valid BOOLEAN,
-    imported_at TIMESTAMPTZ NOT NULL,
-    UNIQUE (batch_id, row_number)
+    imported_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE IF NOT EXISTS entity_member (
     record_id BIGINT PRIMARY KEY, entity_id BIGINT NOT NULL

@@ -24,6 +24,8 @@ import codecs
 import csv
 import difflib
 import hashlib
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,7 +85,8 @@ def import_csv(
     batch_id, done = _batch(hub, path, mapping, fmt, header)
     sql = stage_sql(mapping, header)
     resumed_from = done
-    for chunk in _chunks(path, fmt, len(header), skip=done, size=chunk_rows):
+    chunks = _chunks(path, fmt, len(header), skip=done, size=chunk_rows)
+    for chunk in _prefetched(chunks):
         _commit_chunk(hub, batch_id, sql, chunk, checker, likely)
         done += chunk.num_rows
         if progress:
@@ -202,11 +205,15 @@ def _batch(
 
 
 def _chunks(path: Path, fmt: CsvFormat, width: int, skip: int, size: int) -> Iterator[pa.Table]:
+    # Rows are kept as the reader gives them and turned into columns once per chunk by
+    # zip(*rows), in C: a per-field Python loop took most of the import's time.
     with open(path, encoding=fmt.encoding, newline="") as f:
         reader = csv.reader(f, delimiter=fmt.delimiter)
         next(reader)
-        columns: list[list[str | None]] = [[] for _ in range(width)]
-        numbers, lines, shapes = [], [], []
+        rows: list[list[str | None]] = []
+        numbers: list[int] = []
+        lines: list[int] = []
+        shapes: dict[int, str] = {}
         row_number, line = 0, reader.line_num + 1
         for fields in reader:
             start, line = line, reader.line_num + 1
@@ -215,30 +222,52 @@ def _chunks(path: Path, fmt: CsvFormat, width: int, skip: int, size: int) -> Ite
             row_number += 1
             if row_number <= skip:
                 continue
-            shapes.append(
-                None
-                if len(fields) == width
-                else f"the row has {len(fields)} fields, the header has {width}"
-            )
-            fields = (fields + [None] * width)[:width]
-            for column, value in zip(columns, fields, strict=True):
-                column.append(value)
+            if len(fields) != width:
+                shapes[len(rows)] = f"the row has {len(fields)} fields, the header has {width}"
+                fields = (fields + [None] * width)[:width]
+            rows.append(fields)
             numbers.append(row_number)
             lines.append(start)
-            if len(numbers) == size:
-                yield _table(columns, numbers, lines, shapes)
-                columns = [[] for _ in range(width)]
-                numbers, lines, shapes = [], [], []
-        if numbers:
-            yield _table(columns, numbers, lines, shapes)
+            if len(rows) == size:
+                yield _table(rows, numbers, lines, shapes, width)
+                rows, numbers, lines, shapes = [], [], [], {}
+        if rows:
+            yield _table(rows, numbers, lines, shapes, width)
 
 
-def _table(columns, numbers, lines, shapes) -> pa.Table:
+def _prefetched(chunks: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+    # Parse the next chunks in a thread while DuckDB validates and commits this one: DuckDB
+    # releases the GIL, so reading and validating overlap on two cores.
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                buffer.put(chunk)
+        except BaseException as e:  # handed to the consumer, raised there
+            buffer.put(e)
+        buffer.put(done)
+
+    thread = threading.Thread(target=produce, daemon=True, name="csv-reader")
+    thread.start()
+    while (item := buffer.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    thread.join()
+
+
+def _table(rows, numbers, lines, shapes: dict[int, str], width: int) -> pa.Table:
+    columns = zip(*rows, strict=True) if rows else [()] * width
     data = {f"c{i}": pa.array(c, pa.string()) for i, c in enumerate(columns)}
+    shape = [None] * len(rows)
+    for index, reason in shapes.items():
+        shape[index] = reason
     data |= {
         "_row": pa.array(numbers, pa.int64()),
         "_line": pa.array(lines, pa.int64()),
-        "_shape": pa.array(shapes, pa.string()),
+        "_shape": pa.array(shape, pa.string()),
     }
     return pa.table(data)
 
@@ -256,8 +285,11 @@ def _commit_chunk(
     con.register("chunk", chunk)
     try:
         con.execute("BEGIN TRANSACTION")
-        con.execute(sql, {"batch": batch_id})
-        con.execute(_PROMOTE, {"b": batch_id, "lo": first, "hi": last, "t": datetime.now(UTC)})
+        # Cleaned once into a temporary table (memory, not the file); staging keeps each
+        # row's outcome, the records table the accepted rows' values: nothing is written twice.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql}")
+        con.execute(_STAGE, {"b": batch_id})
+        con.execute(_PROMOTE, {"b": batch_id, "t": datetime.now(UTC)})
         if checker is not None:
             _hold_likely_duplicates(hub, batch_id, first, last, checker, likely)
         con.execute(_NEW_ENTITIES, {"b": batch_id, "lo": first, "hi": last})
@@ -297,16 +329,21 @@ _ATTRS = (
     "source_key, first_name, last_name, date_of_birth, email, phone, street, house_number,"
     " postal_code, city, area, customer_since"
 )
+_STAGE = """
+INSERT INTO staging
+SELECT $b, _row, _line, reasons, CASE WHEN LEN(reasons) > 0 THEN raw END FROM staged
+"""
 _PROMOTE = f"""
 INSERT INTO customer_record
 SELECT (SELECT COALESCE(MAX(record_id), 0) FROM customer_record)
-         + ROW_NUMBER() OVER (ORDER BY s.row_number),
-       s.batch_id, s.row_number, b.source, {", ".join("s." + a for a in _ATTRS.split(", "))},
+         + ROW_NUMBER() OVER (ORDER BY s._row),
+       $b, s._row, (SELECT source FROM import_batch WHERE batch_id = $b),
+       {", ".join("s." + a for a in _ATTRS.split(", "))},
        CASE WHEN s.email IS NOT NULL THEN NOT COALESCE(s.email_invalid, FALSE) END,
        CASE WHEN s.phone IS NOT NULL THEN NOT COALESCE(s.phone_invalid, FALSE) END,
        $t
-FROM staging s JOIN import_batch b USING (batch_id)
-WHERE s.batch_id = $b AND s.row_number BETWEEN $lo AND $hi AND LEN(s.reasons) = 0
+FROM staged s
+WHERE LEN(s.reasons) = 0
 """
 # A new record is its own entity until a merge says otherwise; its id is the record's. A
 # record held for review becomes a customer only when a steward resolves it.
@@ -321,8 +358,7 @@ UPDATE import_batch SET
   rows_read = rows_read + c.n, accepted = accepted + c.ok, rejected = rejected + c.bad,
   held_for_review = held_for_review + h.held
 FROM (SELECT COUNT(*) AS n, COUNT(*) FILTER (LEN(reasons) = 0) AS ok,
-             COUNT(*) FILTER (LEN(reasons) > 0) AS bad
-      FROM staging WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi) AS c,
+             COUNT(*) FILTER (LEN(reasons) > 0) AS bad FROM staged) AS c,
      (SELECT COUNT(*) AS held FROM held_record JOIN customer_record USING (record_id)
       WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi) AS h
 WHERE batch_id = $b

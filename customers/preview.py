@@ -12,12 +12,11 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
-from customers.hub import open_hub
 from customers.importer import _chunks, _header
 from customers.mapping import Mapping
 from customers.sniff import sniff
@@ -35,12 +34,14 @@ def preview(
     path = Path(path)
     fmt = sniff(path, encoding or mapping.encoding, delimiter or mapping.delimiter)
     header = _header(path, fmt, mapping)
-    chunk = next(_chunks(path, fmt, len(header), skip=0, size=rows), None)
-    with tempfile.TemporaryDirectory() as folder, open_hub(Path(folder) / "p.duckdb") as hub:
-        if chunk is None:
-            return hub.con.sql("SELECT * FROM staging").df()
-        hub.con.register("chunk", chunk)
-        hub.con.execute(stage_sql(mapping, header), {"batch": "preview"})
-        df = hub.con.sql("SELECT * EXCLUDE (batch_id, raw) FROM staging ORDER BY 1").df()
+    # _header refused a file without rows, so there is a first chunk.
+    chunk = next(_chunks(path, fmt, len(header), skip=0, size=rows))
+    con = duckdb.connect()
+    try:
+        con.register("chunk", chunk)
+        df = con.sql(f"SELECT * EXCLUDE (raw) FROM ({stage_sql(mapping, header)}) ORDER BY _row")
+        df = df.df().rename(columns={"_row": "row_number", "_line": "line"})
+    finally:
+        con.close()
     df["reasons"] = df["reasons"].map(list)
     return df

@@ -1,9 +1,10 @@
-"""The SQL that validates one chunk of raw CSV rows into the staging table.
+"""The SQL that validates and cleans one chunk of raw CSV rows.
 
 A chunk is an Arrow table `chunk` with the raw text columns c0..cN (in header order), the
 row's number `_row`, its first physical line `_line`, and `_shape`, a reason set by the reader
-when the row's field count is wrong. The statement is pure text generated from the mapping:
-its only parameter is the batch id.
+when the row's field count is wrong. The query gives, per row, its number and line, every
+customer attribute cleaned, the e-mail and phone validity flags, its reasons (empty: accepted)
+and its raw values; it is pure text generated from the mapping, with no parameters.
 
 >>> from customers.mapping import FieldMap, Mapping
 >>> m = Mapping("m", (FieldMap("email", "Mail", ("email",)),))
@@ -21,7 +22,7 @@ from customers.transforms import field_sql
 
 
 def stage_sql(mapping: Mapping, header: tuple[str, ...]) -> str:
-    """INSERT INTO staging … SELECT … FROM chunk, for `mapping` over a file with `header`."""
+    """SELECT … FROM chunk, for `mapping` over a file with `header`."""
     position = {name: i for i, name in enumerate(header)}
     by_target = {f.target: f for f in mapping.fields}
     values, reasons, flags = [], [exp.column("_shape")], {}
@@ -56,14 +57,4 @@ def stage_sql(mapping: Mapping, header: tuple[str, ...]) -> str:
         ),
         exp.alias_(raw, "raw"),
     ).from_("chunk")
-    outer = exp.select(
-        exp.Placeholder(this="batch"),
-        "_row",
-        "_line",
-        *ATTRIBUTE_NAMES,
-        "email_invalid",
-        "phone_invalid",
-        "reasons",
-        "CASE WHEN LEN(reasons) > 0 THEN raw END",
-    ).from_(inner.subquery("v"))
-    return f"INSERT INTO staging {outer.sql('duckdb')}"
+    return inner.sql("duckdb")
