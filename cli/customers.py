@@ -377,3 +377,27 @@ def resolve(
         )
     else:
         typer.echo(f"record {record} is a customer of its own")
+
+
+@app.command("quality")
+@_user_errors
+def quality(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder.")] = Path(
+        "models/demo"
+    ),
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Run as this user.")] = None,
+) -> None:
+    """Duplicate and completeness figures, from the "Data Quality" subject area."""
+    from customers.hub import open_hub
+    from customers.quality import quality_report
+    from engine import Engine
+
+    # Opening the hub once for writing creates it, or the views a newer Strata reads.
+    open_hub().close()
+    engine = Engine.open(model)
+    try:
+        report = quality_report(engine, user)
+    finally:
+        engine.close()
+    for name, table in report.tables:
+        typer.echo(f"## {name}\n{table.to_string(index=False)}\n")

@@ -118,3 +118,11 @@ def test_area_offices_do_not_see_data_quality(engine):
 
     with pytest.raises(LogicalSQLError, match="not found or not permitted"):
         engine.query('SELECT "Facts"."# Records" FROM "Data Quality"', user="zenica.office")
+
+
+def test_the_quality_report_asks_the_subject_area(engine):
+    from customers.quality import quality_report
+
+    report = quality_report(engine, user="admin")
+    assert rows(report.table("summary")) == [(5, 2, 2.5, 5)]
+    assert rows(report.table("cluster sizes")) == [(2, 1), (3, 1)]
