@@ -298,6 +298,8 @@ def serve(
 
 from cli import campaign as _campaign  # noqa: E402, F401  (registers `strata campaign …`)
 
+app.add_typer(importlib.import_module("cli.customers").app, name="customers")
+
 
 def main() -> None:
     app()

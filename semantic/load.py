@@ -46,7 +46,7 @@ def load_model(path: str | Path) -> Model:
 
     >>> model = load_model("models/demo")
     >>> [sa.name for sa in model.subject_areas]
-    ['Campaign Results', 'Campaigns', 'Billing', 'Usage']
+    ['Campaign Results', 'Data Quality', 'Campaigns', 'Billing', 'Usage']
     """
     from semantic.check import check  # check needs the model classes; load is its only caller
 

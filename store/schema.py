@@ -261,3 +261,15 @@ CAMPAIGN_TABLES = (
     suppression,
     campaign_response,
 )
+
+# Customer data hub (issue 7): named CSV import mappings, reused across imports. The mapping is
+# kept as the JSON its dataclass writes (customers.mapping), so a new transform needs no migration.
+customer_mapping = Table(
+    "customer_mapping",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("spec", Text, nullable=False),
+    Column("saved_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,156 @@
+"""The customer hub: one DuckDB file with staging, records, entities and their history.
+
+It is a file of its own (default `$STRATA_DATA/customers.duckdb`), not the warehouse: an
+import writes while the app reads the warehouse, and DuckDB lets one process write a file only
+when no other has it open. The "Data Quality" subject area reads it read-only.
+
+>>> import tempfile, pathlib
+>>> with open_hub(pathlib.Path(tempfile.mkdtemp()) / "hub.duckdb") as hub:
+...     hub.con.sql("SELECT count(*) FROM customer_record").fetchall()
+[(0,)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+import duckdb
+
+from customers.attributes import ATTRIBUTES, Kind
+from physical.settings import data_folder
+
+DEFAULT_FILE = "customers.duckdb"
+
+
+def _columns() -> str:
+    return ", ".join(
+        f"{a.name} {'DATE' if a.kind is Kind.DATE else 'VARCHAR'}" for a in ATTRIBUTES.values()
+    )
+
+
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS import_batch (
+    batch_id VARCHAR PRIMARY KEY, file VARCHAR NOT NULL, file_size BIGINT, file_mtime_ns BIGINT,
+    mapping_name VARCHAR, mapping_json VARCHAR NOT NULL, source VARCHAR NOT NULL,
+    encoding VARCHAR NOT NULL, delimiter VARCHAR NOT NULL, header VARCHAR[] NOT NULL,
+    status VARCHAR NOT NULL, rows_read BIGINT NOT NULL DEFAULT 0,
+    accepted BIGINT NOT NULL DEFAULT 0, rejected BIGINT NOT NULL DEFAULT 0,
+    held_for_review BIGINT NOT NULL DEFAULT 0,
+    started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS staging (
+    batch_id VARCHAR NOT NULL, row_number BIGINT NOT NULL, line BIGINT NOT NULL,
+    reasons VARCHAR[] NOT NULL, raw VARCHAR[]
+);
+CREATE TABLE IF NOT EXISTS customer_record (
+    record_id BIGINT PRIMARY KEY, batch_id VARCHAR NOT NULL, row_number BIGINT NOT NULL,
+    source VARCHAR NOT NULL, {_columns()}, email_valid BOOLEAN, phone_valid BOOLEAN,
+    imported_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entity_member (
+    record_id BIGINT PRIMARY KEY, entity_id BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS golden_value (
+    entity_id BIGINT NOT NULL, attribute VARCHAR NOT NULL, value VARCHAR,
+    record_id BIGINT, rule VARCHAR NOT NULL,
+    PRIMARY KEY (entity_id, attribute)
+);
+CREATE TABLE IF NOT EXISTS merge_event (
+    event_id BIGINT PRIMARY KEY, happened_at TIMESTAMPTZ NOT NULL, kind VARCHAR NOT NULL,
+    entity_id BIGINT NOT NULL, record_ids BIGINT[] NOT NULL, previous VARCHAR NOT NULL,
+    undone_by BIGINT, user_name VARCHAR NOT NULL, note VARCHAR
+);
+CREATE TABLE IF NOT EXISTS match_run (
+    run_id BIGINT PRIMARY KEY, ran_at TIMESTAMPTZ NOT NULL, records BIGINT NOT NULL,
+    pairs BIGINT NOT NULL, model_json VARCHAR NOT NULL, coverage VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS match_pair (
+    run_id BIGINT NOT NULL, record_id_l BIGINT NOT NULL, record_id_r BIGINT NOT NULL,
+    match_probability DOUBLE NOT NULL, match_weight DOUBLE NOT NULL,
+    field_weights MAP(VARCHAR, DOUBLE),
+    PRIMARY KEY (run_id, record_id_l, record_id_r)
+);
+CREATE TABLE IF NOT EXISTS review_decision (
+    record_id_l BIGINT NOT NULL, record_id_r BIGINT NOT NULL, decision VARCHAR NOT NULL,
+    happened_at TIMESTAMPTZ NOT NULL, user_name VARCHAR NOT NULL,
+    PRIMARY KEY (record_id_l, record_id_r)
+);
+CREATE TABLE IF NOT EXISTS held_record (
+    record_id BIGINT PRIMARY KEY, candidate_record_id BIGINT NOT NULL,
+    match_probability DOUBLE NOT NULL, field_weights MAP(VARCHAR, DOUBLE),
+    status VARCHAR NOT NULL
+);
+"""
+
+
+def _golden_view() -> str:
+    def pick(a) -> str:
+        value = f"MAX(g.value) FILTER (g.attribute = '{a.name}')"
+        return (
+            f"CAST({value} AS DATE) AS {a.name}" if a.kind is Kind.DATE else f"{value} AS {a.name}"
+        )
+
+    names = ", ".join(f"r.{a}" for a in ATTRIBUTES)
+    return f"""
+CREATE OR REPLACE VIEW golden_record AS
+WITH sizes AS (SELECT entity_id, COUNT(*) AS records FROM entity_member GROUP BY entity_id)
+SELECT m.entity_id, 1 AS records, {names}
+FROM entity_member m JOIN sizes s USING (entity_id) JOIN customer_record r USING (record_id)
+WHERE s.records = 1
+UNION ALL
+SELECT g.entity_id, s.records, {", ".join(pick(a) for a in ATTRIBUTES.values())}
+FROM golden_value g JOIN sizes s USING (entity_id)
+GROUP BY g.entity_id, s.records
+"""
+
+
+# Views the "Data Quality" subject area (models/demo/data_quality.yaml) reads as tables.
+_QUALITY_VIEWS = """
+CREATE OR REPLACE VIEW entity_size AS
+SELECT entity_id, COUNT(*) AS records FROM entity_member GROUP BY entity_id;
+CREATE OR REPLACE VIEW latest_pair AS
+SELECT record_id_l, record_id_r, match_probability, match_weight,
+       CASE WHEN match_probability >= 0.99 THEN 'certain'
+            WHEN match_probability >= 0.9 THEN 'probable'
+            WHEN match_probability >= 0.5 THEN 'possible'
+            ELSE 'unlikely' END AS severity
+FROM match_pair WHERE run_id = (SELECT MAX(run_id) FROM match_run);
+"""
+
+
+def default_hub_path() -> Path:
+    """Where the hub lives: $STRATA_DATA (default data/) / customers.duckdb.
+
+    >>> default_hub_path().name
+    'customers.duckdb'
+    """
+    return data_folder() / DEFAULT_FILE
+
+
+@dataclass(frozen=True)
+class Hub:
+    path: Path
+    con: duckdb.DuckDBPyConnection
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_hub(path: Path | str | None = None) -> Hub:
+    """Open (creating if needed) the hub file for writing."""
+    path = Path(path) if path else default_hub_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(_DDL)
+    # One row per entity: what campaigns and the "Data Quality" subject area read.
+    con.execute(_golden_view())
+    con.execute(_QUALITY_VIEWS)
+    return Hub(path, con)
