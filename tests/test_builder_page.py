@@ -169,6 +169,7 @@ def demo_app(demo_db, monkeypatch, tmp_path):
     state._engine.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
+    at.selectbox(key="b_area_pick").select("Campaigns").run()
     return at
 
 
