@@ -40,7 +40,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and asyncio.run() in later tests (the campaign sender) would refuse to start.
+@pytest.fixture(scope="package")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     path = _chromium()
@@ -52,7 +54,7 @@ def browser():
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_url(demo_db: Path, tmp_path_factory):
     """The app on the 3,000-customer demo, with an app store of its own."""
     folder = tmp_path_factory.mktemp("browser-app")
