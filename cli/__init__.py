@@ -198,13 +198,26 @@ def model_diff(
     if not changes:
         typer.echo("no changes")
         return
+    from campaigns import list_versions
+
     with open_store() as store:
         touched = affected_analyses(changes, all_analyses(store))
+        newest = {}
+        for frozen in list_versions(store):  # newest first within a name
+            newest.setdefault(frozen.name, frozen)
+        lists = affected_analyses(changes, newest.values())
     if touched:
         typer.echo("\nsaved analyses that use what changed:")
     for analysis, change in touched:
         where = f"{analysis.owner}/{analysis.folder}/{analysis.name}"
         typer.echo(f"  {where}: {change.kind} {change.item}")
+    if lists:
+        # A frozen list never changes; its next freeze runs the same Logical SQL again.
+        typer.echo("\ncampaign lists whose next freeze uses what changed:")
+    for frozen, change in lists:
+        typer.echo(
+            f"  {frozen.name} (v{frozen.version}, {frozen.created_by}): {change.kind} {change.item}"
+        )
 
 
 @model_app.command("test")
