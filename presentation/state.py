@@ -32,10 +32,8 @@ def engine() -> Engine | None:
         return None
     found.reload_if_changed()
     if found.reload_errors is not None:
-        st.warning(
-            "The model on disk has errors; the last good model stays in use.\n\n"
-            f"```\n{found.reload_errors}\n```"
-        )
+        st.warning("The model on disk has errors; the last good model stays in use.")
+        st.code(str(found.reload_errors), language=None, wrap_lines=True)
     return found
 
 

@@ -57,7 +57,11 @@ def browser():
 @pytest.fixture(scope="package")
 def app_url(demo_db: Path, tmp_path_factory):
     """The app on the 3,000-customer demo, with an app store of its own."""
-    folder = tmp_path_factory.mktemp("browser-app")
+    yield from serve(ROOT / "models" / "demo", demo_db, tmp_path_factory.mktemp("browser-app"))
+
+
+def serve(model: Path, demo_db: Path, folder: Path):
+    """Run `streamlit run app.py` on `model` until the generator is closed; yield (url, store)."""
     store = folder / "app.db"
     log = folder / "streamlit.log"
     port = _free_port()
@@ -65,7 +69,7 @@ def app_url(demo_db: Path, tmp_path_factory):
         **os.environ,
         "STRATA_DATA": str(demo_db.parent),
         "STRATA_STORE_URL": f"sqlite:///{store}",
-        "STRATA_MODEL": str(ROOT / "models" / "demo"),
+        "STRATA_MODEL": str(model),
     }
     proc = subprocess.Popen(
         [
