@@ -263,3 +263,36 @@ def test_save_as_campaign_list_freezes_what_the_acting_user_may_see(demo_app, de
     assert frozen.created_by == "tuzla.mostar" and frozen.row_count == len(want)
     assert sorted(int(m.key) for m in members) == sorted(want["customer_id"].tolist())
     assert {m.fields["Distribution Area"] for m in members} == {"Tuzla", "Mostar"}
+
+
+def test_selected_columns_can_be_relabelled_sorted_and_reordered(app):
+    tick(app, "Name")
+    tick(app, "Σ Billed")
+    editor = f"b_selected::{app.session_state['b_version']}"
+    app.session_state[editor] = {
+        "edited_rows": {0: {"Position": 2}, 1: {"Position": 1, "Label": "KM", "Sort": "desc"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    app.run()
+    assert not app.exception, app.exception
+    sql = next(t for t in app.text_area if t.label == "Logical SQL").value
+    assert sql == (
+        'SELECT "Facts"."Billed" AS "KM", "Customer"."Name" FROM "Tiny" '
+        'ORDER BY "Facts"."Billed" DESC'
+    )
+    assert frame_with(app, "KM", "Name")["KM"].tolist() == [100.0, 30.0, 30.0, 5.0]
+
+
+def test_a_long_value_list_says_it_is_truncated_and_searches_the_database(demo_app, demo_db):
+    tick(demo_app, "Customer Name")
+    add_condition(demo_app, ("Customer", "Customer Name"))
+    assert any("List truncated at 200 values" in c.value for c in demo_app.caption)
+    search = next(t for t in demo_app.text_input if t.label == "Search values")
+    search.input("vukovi").run()
+    offered = next(m for m in demo_app.multiselect if m.label == "Values").options
+    want = hand(
+        demo_db,
+        "SELECT DISTINCT name FROM customer WHERE lower(name) LIKE '%vukovi%' ORDER BY 1 LIMIT 200",
+    )
+    assert offered == want["name"].tolist() and len(offered) > 0
