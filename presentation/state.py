@@ -37,6 +37,13 @@ def engine() -> Engine | None:
     return found
 
 
+def page() -> tuple[Engine, str | None] | None:
+    """What every page starts with: the engine and the acting user (None: the model did not
+    load, and the page has said why)."""
+    found = engine()
+    return None if found is None else (found, user_picker(found))
+
+
 def user_picker(eng: Engine) -> str | None:
     """The sidebar's "Acting as" choice: the model's users, its default user first."""
     users = [u.name for u in eng.model.security.users]

@@ -12,9 +12,11 @@ from store.analyses import list_analyses
 from tests.conftest import ROOT, TINY, hand, rows
 
 
-@pytest.fixture
-def app(tiny_db, monkeypatch, tmp_path):
-    monkeypatch.setenv("STRATA_MODEL", str(TINY))
+def open_app(monkeypatch, tmp_path, model, data=None) -> AppTest:
+    """The app on `model`, with an app store of its own and a fresh engine."""
+    monkeypatch.setenv("STRATA_MODEL", str(model))
+    if data is not None:
+        monkeypatch.setenv("STRATA_DATA", str(data))
     monkeypatch.setenv("STRATA_STORE_URL", f"sqlite:///{tmp_path / 'app.db'}")
     monkeypatch.chdir(ROOT)
     from presentation import state
@@ -23,6 +25,11 @@ def app(tiny_db, monkeypatch, tmp_path):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     return at
+
+
+@pytest.fixture
+def app(tiny_db, monkeypatch, tmp_path):
+    return open_app(monkeypatch, tmp_path, TINY)
 
 
 def tick(at: AppTest, label: str) -> None:
@@ -160,15 +167,7 @@ def test_a_saved_filter_is_offered_in_the_next_analysis_and_applied(app):
 
 @pytest.fixture
 def demo_app(demo_db, monkeypatch, tmp_path):
-    monkeypatch.setenv("STRATA_MODEL", str(ROOT / "models" / "demo"))
-    monkeypatch.setenv("STRATA_DATA", str(demo_db.parent))
-    monkeypatch.setenv("STRATA_STORE_URL", f"sqlite:///{tmp_path / 'app.db'}")
-    monkeypatch.chdir(ROOT)
-    from presentation import state
-
-    state._engine.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
+    at = open_app(monkeypatch, tmp_path, ROOT / "models" / "demo", demo_db.parent)
     at.selectbox(key="b_area_pick").select("Campaigns").run()
     return at
 

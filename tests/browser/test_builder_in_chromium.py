@@ -49,6 +49,15 @@ def pick(page, label: str, option: str, nth: int = -1) -> None:
     idle(page)
 
 
+def open_builder(page, url: str, subject_area: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Analysis")).to_be_visible(timeout=60_000)
+    idle(page)
+    pick(page, "Subject area", subject_area)
+
+
 def add_condition(page, column: str, value: str) -> None:
     from playwright.sync_api import expect
 
@@ -67,10 +76,7 @@ def test_the_seed_question_built_by_clicking_matches_the_engine(page, app_url, d
     from playwright.sync_api import expect
 
     url, store_path = app_url
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Analysis")).to_be_visible(timeout=60_000)
-    idle(page)
-    pick(page, "Subject area", "Campaigns")
+    open_builder(page, url, "Campaigns")
     for column in ("Customer Id", "Customer Name", "Email"):
         tick(page, column)
     page.get_by_role("tab", name="Filters").click()
@@ -117,11 +123,7 @@ def test_the_seed_question_built_by_clicking_matches_the_engine(page, app_url, d
 def test_pivot_and_chart_views_render_in_the_browser(page, app_url):
     from playwright.sync_api import expect
 
-    url, _ = app_url
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Analysis")).to_be_visible(timeout=60_000)
-    idle(page)
-    pick(page, "Subject area", "Billing")
+    open_builder(page, app_url[0], "Billing")
     for column in ("Σ Billed Amount", "Distribution Area", "Year"):
         tick(page, column)
     page.get_by_role("tab", name="Results").click()
