@@ -17,6 +17,7 @@ WHERE "Customer"."Customer Type" = 'Household' ORDER BY "Customer"."Distribution
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -97,9 +98,17 @@ class Condition:
 
 @dataclass(frozen=True)
 class NamedFilterRef:
-    """A filter saved in the catalog under a name, applied as it is when the analysis runs."""
+    """A filter saved in the catalog, applied as it is when the analysis runs. It names its
+    folder (and, in a My Folder, its owner), so an analysis means the same to every reader."""
 
     name: str
+    folder: Literal["my", "shared"] = "shared"
+    owner: str | None = None  # whose My Folder
+
+    @property
+    def key(self) -> str:
+        """How `to_logical_sql`'s `named` mapping finds it: "shared/NAME" or "my/OWNER/NAME"."""
+        return f"shared/{self.name}" if self.folder == "shared" else f"my/{self.owner}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -219,15 +228,16 @@ def _item(
     if isinstance(item, FilterGroup):
         return _group(item, context)
     if isinstance(item, NamedFilterRef):
-        if item.name in context.expanding:
+        if item.key in context.expanding:
             raise LogicalSQLError(f"the saved filter {item.name!r} refers to itself")
-        if item.name not in context.named:
+        if item.key not in context.named:
+            where = "Shared" if item.folder == "shared" else f"{item.owner}'s My Folder"
             raise LogicalSQLError(
-                f"no saved filter named {item.name!r}",
+                f"no saved filter named {item.name!r} in {where} that you may read",
                 "it may have been renamed or deleted; remove it from the analysis",
             )
-        inner = replace(context, expanding=(*context.expanding, item.name))
-        return _group(context.named[item.name], inner)
+        inner = replace(context, expanding=(*context.expanding, item.key))
+        return _group(context.named[item.key], inner)
     return _condition(item, context)
 
 
@@ -246,7 +256,11 @@ def _condition(c: Condition, context: _Context) -> exp.Expression | None:
         return exp.not_(exp.Is(this=column, expression=exp.Null()))
     if op == "last":
         start, end = _last(int(values[0]), str(values[1]), context.today)
-        return exp.Between(this=column, low=_literal(start, "date"), high=_literal(end, "date"))
+        return _days(column, start, end, c.value_type)
+    if op == "=" and c.value_type == "timestamp" and _is_day(values[0]):
+        # A day picked for a timestamp column means the whole day, not its midnight.
+        day = date.fromisoformat(str(values[0])[:10])
+        return _days(column, day, day, "timestamp")
     literals = [_literal(v, c.value_type) for v in values]
     if op in ("in", "not in"):
         tree = exp.In(this=column, expressions=literals)
@@ -288,12 +302,32 @@ def _check_arity(c: Condition) -> None:
             f"got {len(c.values)}",
             "fill in every value, or remove the filter",
         )
-    if c.operator == "last" and (str(c.values[1]) not in UNITS or not str(c.values[0]).isdigit()):
+    if c.operator == "last" and (
+        str(c.values[1]) not in UNITS or not str(c.values[0]).isdigit() or int(c.values[0]) < 1
+    ):
         raise LogicalSQLError(
-            f'the filter on "{c.folder}"."{c.column}" (last) needs a whole number and a unit, '
+            f'the filter on "{c.folder}"."{c.column}" (last) needs a whole number from 1 and a '
+            "unit, "
             f"got {c.values[0]!r} {c.values[1]!r}",
             f"units: {', '.join(UNITS)}",
         )
+
+
+def _days(column: exp.Expression, start: date, end: date, value_type: str) -> exp.Expression:
+    """The days start..end inclusive; on a timestamp, every instant of them (half-open)."""
+    if value_type != "timestamp":
+        return exp.Between(this=column, low=_literal(start, "date"), high=_literal(end, "date"))
+    first = datetime.combine(start, datetime.min.time())
+    after = datetime.combine(end + timedelta(days=1), datetime.min.time())
+    return exp.and_(
+        exp.GTE(this=column, expression=_literal(first, "timestamp")),
+        exp.LT(this=column.copy(), expression=_literal(after, "timestamp")),
+    )
+
+
+def _is_day(value: object) -> bool:
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    return len(text) == 10 and not isinstance(value, datetime)
 
 
 def _last(n: int, unit: str, today: date) -> tuple[date, date]:
@@ -326,12 +360,21 @@ def _literal(value: object, value_type: str) -> exp.Expression:
             number = float(value) if not isinstance(value, int) else value
         except (TypeError, ValueError):
             raise LogicalSQLError(f"{value!r} is not a number") from None
+        if not math.isfinite(number):  # sqlglot would write nan or inf as a bare name
+            raise LogicalSQLError(f"{value!r} is not a finite number")
         if isinstance(number, float) and number.is_integer() and "." not in str(value):
             number = int(number)
         return exp.Literal.number(number)
     if value_type in ("date", "timestamp"):
-        text = value.isoformat() if isinstance(value, date | datetime) else str(value)
+        if value_type == "date" and isinstance(value, datetime):
+            value = value.date()
+        if isinstance(value, datetime):
+            text = value.isoformat(sep=" ")  # every dialect reads "YYYY-MM-DD HH:MM:SS"
+        else:
+            text = value.isoformat() if isinstance(value, date) else str(value)
         kind = "DATE" if value_type == "date" else "TIMESTAMP"
+        if kind == "DATE" and len(text) > 10 and text[10] in "T ":
+            text = text[:10]
         try:
             (date if kind == "DATE" else datetime).fromisoformat(text)
         except ValueError:
@@ -383,3 +426,47 @@ def _plain(value: object) -> str | int | float | bool:
     if isinstance(value, date | datetime):
         return value.isoformat()
     return value
+
+
+def expand_named(group: FilterGroup, named: Mapping[str, FilterGroup]) -> FilterGroup:
+    """The filter tree with every saved-filter reference replaced by the filter it names."""
+    return _expand(group, named, ())
+
+
+def _expand(group: FilterGroup, named: Mapping[str, FilterGroup], seen: tuple) -> FilterGroup:
+    items = []
+    for item in group.items:
+        if isinstance(item, FilterGroup):
+            items.append(_expand(item, named, seen))
+        elif isinstance(item, NamedFilterRef):
+            if item.key in seen or item.key not in named:
+                items.append(item)  # to_logical_sql reports it, with its reason
+            else:
+                items.append(_expand(named[item.key], named, (*seen, item.key)))
+        else:
+            items.append(item)
+    return replace(group, items=tuple(items))
+
+
+def without(group: FilterGroup, columns: set[tuple[str, str]]) -> FilterGroup:
+    """The filter tree without the conditions on `columns` (a group left empty goes too)."""
+    items = []
+    for item in group.items:
+        if isinstance(item, FilterGroup):
+            inner = without(item, columns)
+            if inner.items:
+                items.append(inner)
+        elif not (isinstance(item, Condition) and (item.folder, item.column) in columns):
+            items.append(item)
+    return replace(group, items=tuple(items))
+
+
+def conditions_on(group: FilterGroup) -> set[tuple[str, str]]:
+    """The columns the tree's conditions name (saved filters expanded first, if needed)."""
+    found: set[tuple[str, str]] = set()
+    for item in group.items:
+        if isinstance(item, FilterGroup):
+            found |= conditions_on(item)
+        elif isinstance(item, Condition):
+            found.add((item.folder, item.column))
+    return found

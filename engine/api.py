@@ -19,7 +19,7 @@ from engine.compile import Compiled, compile_request
 from engine.drill import DrillLevel, drill, levels
 from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
-from engine.pivot import PivotLayout, pivot_frame, pivot_requests
+from engine.pivot import PivotLayout, pivot_frame, pivot_requests, totals_filters
 from engine.session import SYSTEM, Session, login
 from engine.values import ValueList, values_request
 from physical.backend import Backend, QueryError, connect
@@ -285,13 +285,26 @@ class Engine:
         user: str | None = None,
         **sql_options,
     ) -> pd.DataFrame:
-        """The pivot of `analysis`, every total asked of the engine at its own grain."""
-        frames = {
-            part: None
-            if request is None
-            else self.query(to_logical_sql(request, **sql_options), user).df
-            for part, request in pivot_requests(analysis, layout).items()
-        }
+        """The pivot of `analysis`, every total asked of the engine at its own grain (and, under
+        a measure filter, for exactly the cells that passed it)."""
+        requests = pivot_requests(analysis, layout)
+        cells = self.query(to_logical_sql(requests["cells"], **sql_options), user).df
+        tree = self.columns(analysis.subject_area, user)
+        kinds = {(c.folder, c.name): c for f in tree for c in f.columns}
+        measures = {ref for ref, c in kinds.items() if c.kind == "measure"}
+        types = {ref: c.value_type for ref, c in kinds.items()}
+        named = sql_options.get("named") or {}
+        filters = totals_filters(analysis, layout, cells, measures, types, named)
+        frames = {"cells": cells}
+        for part in ("row_totals", "column_totals", "grand"):
+            request = requests[part]
+            if request is not None and filters is not None:
+                request = replace(request, filters=filters)
+            frames[part] = (
+                None
+                if request is None
+                else self.query(to_logical_sql(request, **sql_options), user).df
+            )
         return pivot_frame(
             frames["cells"],
             frames["row_totals"],
@@ -338,6 +351,7 @@ class Engine:
         with self._lock:
             self._plans.clear()
             self._sessions.clear()
+            self._trees.clear()
 
     def close(self) -> None:
         self.log.stop()

@@ -25,7 +25,17 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from engine.analysis import Analysis, Selected
+from engine.analysis import (
+    Analysis,
+    Condition,
+    FilterGroup,
+    Selected,
+    _plain,
+    conditions_on,
+    expand_named,
+    without,
+)
+from engine.errors import LogicalSQLError
 
 TOTAL = "Total"
 NULL_MEMBER = "(none)"
@@ -45,6 +55,11 @@ def pivot_requests(analysis: Analysis, layout: PivotLayout) -> dict[str, Analysi
     is None.
     """
     by_label = {_label(c): c for c in analysis.columns}
+    if len(by_label) < len(analysis.columns):
+        raise LogicalSQLError(
+            "two columns of the analysis have the same heading",
+            "give each column its own label before pivoting",
+        )
 
     def at(labels: tuple[str, ...]) -> Analysis:
         picked = tuple(replace(by_label[x], sort=None) for x in (*labels, *layout.measures))
@@ -137,3 +152,56 @@ def _order(header: str, cells: pd.DataFrame, columns: tuple[str, ...], measures:
     *members, measure = header.split(" · ")
     seen = cells[list(columns)].astype(str).drop_duplicates().agg(" · ".join, axis=1).tolist()
     return (seen.index(" · ".join(members)), measures.index(measure))
+
+
+# A measure filter makes each total ask for the cells that passed it, one condition per cell.
+MAX_FILTERED_CELLS = 2_000
+
+
+def totals_filters(
+    analysis: Analysis,
+    layout: PivotLayout,
+    cells: pd.DataFrame,
+    measures: set[tuple[str, str]],
+    value_types: dict[tuple[str, str], str],
+    named: dict,
+) -> FilterGroup | None:
+    """The filters of the total requests when the analysis filters on a measure, else None.
+
+    A measure condition holds at the cells' grain. Asked again at a total's grain it would keep
+    or drop other rows (Bakir's 30 passes `> 25`, but so does a month's 145), so each total is
+    asked instead for exactly the cells on screen: the attribute conditions as they are, and
+    the members of every cell that passed.
+    """
+    expanded = expand_named(analysis.filters, named)
+    filtered = conditions_on(expanded) & measures
+    if not filtered:
+        return None
+    if len(cells) > MAX_FILTERED_CELLS:
+        raise LogicalSQLError(
+            f"the pivot has {len(cells):,} cells under a measure filter; its totals would need "
+            "a condition per cell",
+            "narrow it with attribute filters, or pivot without the measure filter",
+        )
+    by_label = {_label(c): (c.folder, c.column) for c in analysis.columns}
+    attributes = [*layout.rows, *layout.columns]
+    cells_passed = tuple(
+        FilterGroup(
+            "and",
+            tuple(
+                Condition(*by_label[a], "is null")
+                if pd.isna(row[a])
+                else Condition(*by_label[a], "=", (_plain(row[a]),), value_types[by_label[a]])
+                for a in attributes
+            ),
+        )
+        for _, row in cells.iterrows()
+    )
+    rest = without(expanded, filtered)
+    # No cell passed: every total is empty, which a condition that no row meets says.
+    passed = FilterGroup("or", cells_passed) if cells_passed else _nothing(by_label[attributes[0]])
+    return FilterGroup("and", (*([rest] if rest.items else []), passed))
+
+
+def _nothing(column: tuple[str, str]) -> FilterGroup:
+    return FilterGroup("and", (Condition(*column, "is null"), Condition(*column, "is not null")))

@@ -11,6 +11,7 @@ from engine import Engine
 from engine.analysis import (
     Analysis,
     FilterGroup,
+    NamedFilterRef,
     Selected,
     analysis_json,
     filters_from_json,
@@ -35,7 +36,16 @@ def render() -> None:
         st.info("This user may not query any subject area.")
         return
     if OPEN_REQUEST in st.session_state:
-        draft.load_json(*st.session_state.pop(OPEN_REQUEST))
+        spec, logical_sql, area, saved_as = st.session_state.pop(OPEN_REQUEST)
+        try:
+            draft.load_json(spec, logical_sql, area, saved_as)
+        except StrataError as e:
+            # A definition this version cannot read: its Logical SQL still can be run.
+            st.warning(
+                f"The builder cannot read this analysis's definition ({e}); "
+                "its Logical SQL is shown instead."
+            )
+            draft.load(None, logical_sql, area, saved_as)
     if st.session_state.get(draft.AREA) not in areas:
         draft.reset(areas[0])
     st.title("Analysis")
@@ -88,10 +98,17 @@ def _request(analysis: Analysis | None, override: str | None, options) -> str | 
 
 
 def _saved_filters(eng: Engine, user: str | None, area: str) -> dict[str, FilterGroup]:
+    """The saved filters this user may read (their My Folder and Shared), by reference key."""
     found = {}
     for item in list_analyses(state.store(eng), state.owner(eng, user)):
-        if item.kind == "filter" and item.subject_area == area and item.spec:
-            found.setdefault(item.name, filters_from_json(item.spec))
+        if item.kind != "filter" or item.subject_area != area or not item.spec:
+            continue
+        ref = NamedFilterRef(item.name, item.folder.value, item.owner)
+        try:
+            found[ref.key] = filters_from_json(item.spec)
+        except StrataError as e:
+            # One unreadable item must not take the builder down for everyone.
+            st.warning(f"The saved filter {item.name!r} cannot be read and is left out: {e}")
     return found
 
 
@@ -127,6 +144,19 @@ def _save_filters(eng: Engine, user: str | None, area: str) -> None:
                 st.success(f"Saved filter {name!r}")
 
 
+def _refuse_private_filters(group: FilterGroup) -> None:
+    """A shared analysis must mean the same to every reader: it may not use a filter that
+    only its author can read."""
+    for item in group.items:
+        if isinstance(item, FilterGroup):
+            _refuse_private_filters(item)
+        elif isinstance(item, NamedFilterRef) and item.folder == "my":
+            raise StrataError(
+                f"this analysis uses {item.name!r} from your My Folder, which other users "
+                "cannot read\n  hint: save that filter to Shared Folders first, or remove it"
+            )
+
+
 def _filter_columns(group: FilterGroup) -> tuple[Selected, ...]:
     seen: dict[tuple[str, str], Selected] = {}
     for item in group.items:
@@ -152,6 +182,8 @@ def _save(eng, user, area, analysis: Analysis | None, override: str | None, save
             st.error("Give the analysis a name.")
             return
         try:
+            if folder is Folder.SHARED and analysis is not None:
+                _refuse_private_filters(analysis.filters)
             sql = override or to_logical_sql(analysis, named=saved)
             saved_row = save_analysis(
                 state.store(eng),

@@ -113,6 +113,10 @@ def _selected_editor(folders) -> None:
         }
         for _, i in rows
     ]
+    labels = [c.get("label") or c["column"] for c in updated]
+    if len(set(labels)) < len(labels):
+        st.error("Two columns would have the same heading; give each its own label.")
+        return
     if updated != columns:
         st.session_state[draft.COLUMNS] = updated
         draft.bump()

@@ -106,7 +106,7 @@ def _item(node: dict[str, Any]) -> Condition | FilterGroup | NamedFilterRef:
     if "items" in node:
         return group(node)
     if "named" in node:
-        return NamedFilterRef(node["named"])
+        return NamedFilterRef(node["named"], node.get("folder", "shared"), node.get("owner"))
     return Condition(
         node["folder"], node["column"], node["operator"], tuple(node["values"]), node["value_type"]
     )
@@ -125,7 +125,7 @@ def _item_dict(item: Condition | FilterGroup | NamedFilterRef) -> dict[str, Any]
     if isinstance(item, FilterGroup):
         return group_dict(item)
     if isinstance(item, NamedFilterRef):
-        return {"id": new_id(), "named": item.name}
+        return {"id": new_id(), "named": item.name, "folder": item.folder, "owner": item.owner}
     return {
         "id": new_id(),
         "folder": item.folder,

@@ -59,9 +59,20 @@ def _group(eng, user, area, columns, node, parent, saved_filters, depth: int) ->
                 "+ Saved filter",
                 ["", *sorted(saved_filters)],
                 key=f"f_addn::{node['id']}",
+                format_func=_filter_label,
             )
             if named:
-                node["items"].append({"id": draft.new_id(), "named": named})
+                folder, *owner, name = (
+                    named.split("/", 2) if named.startswith("my/") else (named.split("/", 1))
+                )
+                node["items"].append(
+                    {
+                        "id": draft.new_id(),
+                        "named": name,
+                        "folder": folder,
+                        "owner": owner[0] if owner else None,
+                    }
+                )
                 del st.session_state[f"f_addn::{node['id']}"]
                 st.rerun()
         if parent is not None and head[-1].button("✕", key=f"f_delg::{node['id']}"):
@@ -74,12 +85,21 @@ def _group(eng, user, area, columns, node, parent, saved_filters, depth: int) ->
                 _group(eng, user, area, columns, item, node, saved_filters, depth + 1)
             elif "named" in item:
                 row = st.columns([8, 1])
-                row[0].markdown(f"Saved filter **{item['named']}**")
+                where = "Shared" if item.get("folder", "shared") == "shared" else "My Folder"
+                row[0].markdown(f"Saved filter **{item['named']}** ({where})")
                 if row[1].button("✕", key=f"f_del::{item['id']}"):
                     node["items"].remove(item)
                     st.rerun()
             else:
                 _condition(eng, user, area, columns, item, node)
+
+
+def _filter_label(key: str) -> str:
+    """'shared/Households' reads "Households (Shared)"; 'my/ana/Households' "(My Folder)"."""
+    if not key:
+        return ""
+    folder, _, rest = key.partition("/")
+    return f"{rest.split('/', 1)[-1]} ({'Shared' if folder == 'shared' else 'My Folder'})"
 
 
 def _condition_for(column: ColumnInfo) -> dict[str, Any]:
@@ -99,10 +119,21 @@ def _condition(eng, user, area, columns, item, parent) -> None:
     refs = list(columns)
     row = st.columns([3, 2, 5, 1])
     ref = (item["folder"], item["column"])
+    if ref not in columns:
+        # Hidden from this user, or gone from the model: never swap in another column (the
+        # filter would silently vanish); keep it, so the engine refuses the request.
+        row[0].error(
+            f'"{ref[0]}"."{ref[1]}" is not available to you or no longer in the model; '
+            "the analysis runs again once this condition is removed."
+        )
+        if row[3].button("✕", key=f"f_del::{key}"):
+            parent["items"].remove(item)
+            st.rerun()
+        return
     picked = row[0].selectbox(
         "Column",
         refs,
-        index=refs.index(ref) if ref in refs else 0,
+        index=refs.index(ref),
         format_func=lambda r: f"{r[0]}.{r[1]}",
         key=f"f_col::{key}",
     )
@@ -149,8 +180,8 @@ def _values(eng, user, area, column: ColumnInfo, item) -> list:
         text = st.text_input("Value", value=values[0] if values else "", key=f"f_text::{key}")
         return [text] if text else []
     if kind == "boolean":
-        choice = st.selectbox("Value", ["true", "false"], key=f"f_bool::{key}")
-        return [choice == "true"]
+        choice = st.selectbox("Value", ["", "true", "false"], key=f"f_bool::{key}")
+        return [choice == "true"] if choice else []
     if kind in ("date", "timestamp"):
         if arity == 2:
             picked = st.date_input("Between", value=(), key=f"f_dates::{key}")
@@ -159,15 +190,16 @@ def _values(eng, user, area, column: ColumnInfo, item) -> list:
             chosen = st.date_input("Date", value=None, key=f"f_date::{key}")
             return [chosen.isoformat()] if isinstance(chosen, date) else []
     if kind == "number" and arity in (1, 2) and column.kind == "measure":
+        # Empty until typed: a 0 nobody entered must not filter the result.
         numbers = [
             st.number_input(
                 label,
-                value=float(values[i]) if len(values) > i else 0.0,
+                value=float(values[i]) if len(values) > i else None,
                 key=f"f_num{i}::{key}",
             )
             for i, label in enumerate(["From", "To"][:arity] if arity == 2 else ["Value"])
         ]
-        return numbers
+        return numbers if all(n is not None for n in numbers) else []
     return _picked_values(eng, user, area, column, item, arity)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pandas as pd
@@ -69,16 +70,18 @@ def render(eng: Engine, user: str | None, analysis: Analysis | None, sql: str, o
     elif view == "Chart" and analysis is not None:
         _chart(eng, user, analysis, shown)
     else:
+        # Keyed by the request: a selection made on another result must not survive into this one.
         picked = st.dataframe(
             shown,
             hide_index=True,
             width="stretch",
-            key="b_table",
+            key=f"b_table::{hashlib.sha1(sql.encode()).hexdigest()[:12]}",
             on_select="rerun",
             selection_mode="single-row",
         )
         if analysis is not None:
-            _drill(eng, user, analysis, shown, picked.selection.rows if picked else [])
+            rows = [r for r in (picked.selection.rows if picked else []) if r < len(shown)]
+            _drill(eng, user, analysis, shown, rows)
     _exports(eng, user, analysis, sql, options)
 
 
@@ -108,7 +111,8 @@ def _drill(eng: Engine, user, analysis: Analysis, shown: pd.DataFrame, selected:
         if cell.button(f"Drill into {column.column} = {value}", key=f"b_drill::{i}"):
             ref = (column.folder, column.column)
             drilled = drill_down(analysis, ref, value, (folder, name), types[ref])
-            draft.load(drilled, "", analysis.subject_area, st.session_state.get(draft.NAME))
+            # A new, unsaved analysis: saving it must not overwrite the one it came from.
+            draft.load(drilled, "", analysis.subject_area, None)
             st.rerun()
 
 
@@ -198,13 +202,14 @@ def _exports(eng: Engine, user, analysis: Analysis | None, sql: str, options) ->
     st.divider()
     st.markdown("**Export the full result**")
     full_sql = sql if analysis is None else to_logical_sql(analysis, **options)
+    stamp = (full_sql, user, eng.model.hash)
     if st.button("Prepare CSV and Excel files", key="b_export"):
         result = run(eng, user, full_sql)
         if result is not None:
-            st.session_state["b_export_files"] = (full_sql, user, _files(result.df))
+            st.session_state["b_export_files"] = (stamp, _files(result.df))
     prepared = st.session_state.get("b_export_files")
-    # Files prepared for another request or user are stale: never offer them.
-    files = prepared[2] if prepared and prepared[:2] == (full_sql, user) else None
+    # Files prepared for another request, user or model are stale: never offer them.
+    files = prepared[1] if prepared and prepared[0] == stamp else None
     if not files:
         st.caption("The export runs the analysis again without the row cap, as the same user.")
         return

@@ -103,7 +103,7 @@ def test_an_unanswered_prompt_adds_no_condition_and_an_answered_one_restricts(ti
 def test_a_named_filter_is_applied_as_saved_and_a_missing_one_is_an_error(tiny):
     households = FilterGroup("and", (Condition("Customer", "Type", "=", ("Household",)),))
     analysis = Analysis("Tiny", (NAME,), FilterGroup("and", (NamedFilterRef("Households"),)))
-    assert len(run(tiny, analysis, named={"Households": households})) == 3
+    assert len(run(tiny, analysis, named={"shared/Households": households})) == 3
     with pytest.raises(LogicalSQLError, match="no saved filter named 'Households'"):
         to_logical_sql(analysis)
 
@@ -111,7 +111,7 @@ def test_a_named_filter_is_applied_as_saved_and_a_missing_one_is_an_error(tiny):
 def test_a_named_filter_that_refers_to_itself_is_an_error_not_a_hang():
     loop = FilterGroup("and", (NamedFilterRef("Loop"),))
     with pytest.raises(LogicalSQLError, match="refers to itself"):
-        to_logical_sql(Analysis("Tiny", (NAME,), loop), named={"Loop": loop})
+        to_logical_sql(Analysis("Tiny", (NAME,), loop), named={"shared/Loop": loop})
 
 
 @pytest.mark.parametrize(
@@ -209,3 +209,58 @@ def test_a_named_filter_cannot_replace_an_analysis_of_the_same_name(tmp_path):
         assert [(a.name, a.kind) for a in list_analyses(store, "ana")] == [
             ("Households", "analysis")
         ]
+
+
+def test_pivot_totals_under_a_measure_filter_add_up_the_cells_that_passed_it(tiny, tiny_db):
+    analysis = Analysis(
+        "Tiny",
+        (Selected("Customer", "Name"), Selected("Period", "Month"), Selected("Facts", "Billed")),
+        FilterGroup("and", (Condition("Facts", "Billed", ">", (25,), "number"),)),
+    )
+    frame = tiny.pivot(analysis, PivotLayout(("Name",), ("Month",), ("Billed",)))
+    passed = hand(
+        tiny_db,
+        "SELECT c.name, i.month, SUM(i.billed) AS b FROM invoice i JOIN customer c "
+        "USING (customer_id) GROUP BY 1, 2 HAVING SUM(i.billed) > 25",
+    )
+    assert rows(passed) == [("Bakir", "2025-01", 30.0), ("Cazim d.o.o.", "2025-01", 100.0)]
+    assert frame["Name"].tolist() == ["Bakir", "Cazim d.o.o.", "Total"]
+    assert frame["Total · Billed"].tolist() == [30.0, 100.0, 130.0]  # not January's 145
+    assert frame["2025-01 · Billed"].tolist() == [30.0, 100.0, 130.0]
+
+
+def test_a_pivot_with_no_cell_passing_its_measure_filter_has_empty_totals(tiny):
+    analysis = Analysis(
+        "Tiny",
+        (Selected("Customer", "Name"), Selected("Facts", "Billed")),
+        FilterGroup("and", (Condition("Facts", "Billed", ">", (1000,), "number"),)),
+    )
+    frame = tiny.pivot(analysis, PivotLayout(("Name",), (), ("Billed",)))
+    assert frame["Name"].tolist() == ["Total"] and frame["Billed"].isna().all()
+
+
+def test_last_n_days_on_a_timestamp_keeps_every_instant_of_today():
+    condition = Condition("Request", "Day", "last", (7, "days"), "timestamp")
+    sql = to_logical_sql(
+        Analysis("Usage", (Selected("Request", "User"),), FilterGroup("and", (condition,))),
+        today=date(2026, 5, 31),
+    )
+    assert (
+        '"Request"."Day" >= CAST(\'2026-05-25 00:00:00\' AS TIMESTAMP) AND '
+        '"Request"."Day" < CAST(\'2026-06-01 00:00:00\' AS TIMESTAMP)' in sql
+    )
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
+def test_a_non_finite_number_is_refused_not_written_as_a_name(bad):
+    condition = Condition("Facts", "Billed", ">", (bad,), "number")
+    with pytest.raises(LogicalSQLError, match="is not a finite number"):
+        to_logical_sql(Analysis("Tiny", (NAME,), FilterGroup("and", (condition,))))
+
+
+def test_a_date_condition_takes_a_timestamp_value_as_its_day():
+    import pandas as pd
+
+    condition = Condition("Period", "Day", "=", (pd.Timestamp("2025-03-01 13:00"),), "date")
+    sql = to_logical_sql(Analysis("Tiny", (NAME,), FilterGroup("and", (condition,))))
+    assert '"Period"."Day" = CAST(\'2025-03-01\' AS DATE)' in sql

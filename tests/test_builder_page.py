@@ -44,6 +44,13 @@ def tick(at: AppTest, label: str) -> None:
     assert not at.exception, at.exception
 
 
+def select_row(at: AppTest, row: int) -> None:
+    """Click a row of the results table (AppTest seeds the selection it cannot click)."""
+    [key] = [e.key for e in at.dataframe if e.key and e.key.startswith("b_table::")]
+    at.session_state[key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+
+
 def frame_with(at: AppTest, *columns: str):
     for df in at.dataframe:
         if list(df.value.columns) == list(columns):
@@ -160,7 +167,7 @@ def test_a_saved_filter_is_offered_in_the_next_analysis_and_applied(app):
     tick(app, "Name")
     assert len(frame_with(app, "Name")) == 4
     saved = next(s for s in app.selectbox if s.label == "+ Saved filter")
-    saved.select("Households").run()
+    saved.select("my/anonymous/Households").run()
     assert not app.exception, app.exception
     assert rows(frame_with(app, "Name")) == [("Amra",), ("Bakir",), ("Dina",)]
 
@@ -228,8 +235,7 @@ def test_drilling_a_year_adds_its_quarters_filtered_to_that_year(demo_app, demo_
     tick(demo_app, "Σ Billed Amount")
     years = frame_with(demo_app, "Year", "Billed Amount")
     first = int(years["Year"].iloc[0])
-    demo_app.session_state["b_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
-    demo_app.run()
+    select_row(demo_app, 0)
     demo_app.button(key="b_drill::0").click().run()
     assert not demo_app.exception, demo_app.exception
     got = frame_with(demo_app, "Year", "Quarter", "Billed Amount")
@@ -295,3 +301,63 @@ def test_a_long_value_list_says_it_is_truncated_and_searches_the_database(demo_a
         "SELECT DISTINCT name FROM customer WHERE lower(name) LIKE '%vukovi%' ORDER BY 1 LIMIT 200",
     )
     assert offered == want["name"].tolist() and len(offered) > 0
+
+
+def test_a_numeric_measure_condition_is_not_applied_until_a_number_is_typed(app):
+    tick(app, "Name")
+    tick(app, "Σ Billed")
+    add_condition(app, ("Facts", "Billed"), ">")
+    assert len(frame_with(app, "Name", "Billed")) == 4
+    assert any("Not applied until its value is given" in c.value for c in app.caption)
+    next(n for n in app.number_input if n.label == "Value").set_value(25).run()
+    assert len(frame_with(app, "Name", "Billed")) == 3
+
+
+def test_a_condition_on_a_column_the_user_cannot_see_is_kept_and_refused(demo_app):
+    demo_app.session_state["b_open"] = (
+        '{"subject_area": "Campaigns", "columns": [{"folder": "Customer", "column": '
+        '"Distribution Area"}, {"folder": "Facts", "column": "# Customers"}], "filters": {"op": '
+        '"and", "items": [{"folder": "Contact", "column": "Email Consent", "operator": "=", '
+        '"values": [true], "value_type": "boolean"}]}}',
+        "",
+        "Campaigns",
+        ("shared", "marketer", "Consenting"),
+    )
+    demo_app.selectbox(key="acting_user").select("zenica.office").run()
+    assert not demo_app.exception, demo_app.exception
+    errors = [e.value for e in demo_app.error]
+    assert any('"Contact"."Email Consent" is not available to you' in e for e in errors)
+    assert any("not found or not permitted" in e for e in errors)  # the engine refuses
+    assert not any(
+        list(d.value.columns) == ["Distribution Area", "# Customers"] for d in demo_app.dataframe
+    )
+
+
+def test_an_analysis_whose_definition_cannot_be_read_opens_as_its_logical_sql(app):
+    app.session_state["b_open"] = (
+        '{"subject_area": "Tiny", "columns": [{"folder": "Customer", "column": "Name", '
+        '"sort": "ascending"}]}',
+        'SELECT "Customer"."Name" FROM "Tiny"',
+        "Tiny",
+        ("my", "anonymous", "Old"),
+    )
+    app.run()
+    assert not app.exception, app.exception
+    assert any("cannot read this analysis's definition" in w.value for w in app.warning)
+    assert len(frame_with(app, "Name")) == 4
+
+
+def test_a_shared_analysis_may_not_use_a_filter_from_my_folder(app):
+    tick(app, "Name")
+    add_condition(app, ("Customer", "Type"))
+    next(m for m in app.multiselect if m.label == "Values").select("Household").run()
+    app.text_input(key="b_filter_name").input("Mine").run()
+    app.button(key="b_filter_save").click().run()  # to My Folder
+    app.selectbox(key="b_area_pick").select("Areas").run()
+    app.selectbox(key="b_area_pick").select("Tiny").run()
+    tick(app, "Name")
+    next(s for s in app.selectbox if s.label == "+ Saved filter").select("my/anonymous/Mine").run()
+    app.text_input(key="b_save_name").input("Team view").run()
+    app.radio(key="b_save_folder").set_value("shared").run()
+    app.button(key="b_save").click().run()
+    assert any("uses 'Mine' from your My Folder" in e.value for e in app.error)
