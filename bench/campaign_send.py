@@ -66,10 +66,10 @@ def measure(messages: int, connections: int, batch: int) -> Run:
     folder = Path(tempfile.mkdtemp(prefix="strata-bench-send-"))
     port = _free_port()
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    # The counter goes to a file: a pipe nobody reads would fill and stall the sink.
+    counter = (folder / "sink.out").open("w+b")
     sink = subprocess.Popen(
-        [SINK, "-c", *user, f"127.0.0.1:{port}", "1024"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        [SINK, "-c", *user, f"127.0.0.1:{port}", "1024"], stdout=counter, stderr=counter
     )
     try:
         _wait_for(port)
@@ -100,7 +100,10 @@ def measure(messages: int, connections: int, batch: int) -> Run:
         sent = _sent(folder)
     finally:
         sink.terminate()
-        output = sink.communicate(timeout=10)[0].decode(errors="replace")
+        sink.wait(timeout=10)
+        counter.seek(0)
+        output = counter.read().decode(errors="replace")
+        counter.close()
         shutil.rmtree(folder, ignore_errors=True)
     counted = [int(n) for n in re.findall(r"\d+", output)]
     return Run(
