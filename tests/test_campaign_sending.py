@@ -237,3 +237,14 @@ def test_the_rate_limit_spaces_messages_on_an_injected_clock(tmp_path, app_store
     # The 11th waits for the hour to roll over, in steps no longer than max_wait_s, so a
     # pause is seen meanwhile; no row sat in `sending` through that hour.
     assert sum(waits) >= 3600 and max(waits) <= 600
+
+
+def test_two_senders_in_one_process_are_two_lock_owners(tmp_path, app_store, sink):
+    from campaigns.lock import owner_name
+
+    campaign, _ = _launched(tmp_path, app_store, _people(1), sink)
+    now = dt.datetime.now(dt.UTC)
+    first, second = owner_name(), owner_name()
+    assert acquire(app_store, campaign.id, first, 60, now)
+    assert not acquire(app_store, campaign.id, second, 60, now)  # alive, same pid: still held
+    assert acquire(app_store, campaign.id, first, 60, now)  # the holder renews
