@@ -55,3 +55,14 @@ def test_an_unknown_campaign_gets_the_closest_name(demo):
 def test_a_list_needs_either_an_analysis_or_sql(demo):
     out = strata("campaign", "list-create", "L", "--user", "marketer")
     assert out.returncode == 2 and "give either --analysis NAME or --sql" in out.stderr
+
+
+def test_every_sending_setting_is_in_the_readme():
+    from dataclasses import fields
+
+    from campaigns.settings import SendSettings
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    for f in fields(SendSettings):
+        assert f"`STRATA_{f.name.upper()}`" in readme, f.name
