@@ -66,10 +66,10 @@ def measure(messages: int, connections: int, batch: int) -> Run:
     folder = Path(tempfile.mkdtemp(prefix="strata-bench-send-"))
     port = _free_port()
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    # The counter goes to a file: a pipe nobody reads would fill and stall the sink.
+    counter = (folder / "sink.out").open("w+b")
     sink = subprocess.Popen(
-        [SINK, "-c", *user, f"127.0.0.1:{port}", "1024"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        [SINK, "-c", *user, f"127.0.0.1:{port}", "1024"], stdout=counter, stderr=counter
     )
     try:
         _wait_for(port)
@@ -100,7 +100,10 @@ def measure(messages: int, connections: int, batch: int) -> Run:
         sent = _sent(folder)
     finally:
         sink.terminate()
-        output = sink.communicate(timeout=10)[0].decode(errors="replace")
+        sink.wait(timeout=10)
+        counter.seek(0)
+        output = counter.read().decode(errors="replace")
+        counter.close()
         shutil.rmtree(folder, ignore_errors=True)
     counted = [int(n) for n in re.findall(r"\d+", output)]
     return Run(
@@ -201,7 +204,9 @@ def markdown(runs: list[Run], connections: int, batch: int, started, took_s: flo
         f"--batch {batch}`",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC; the run took {took_s:.0f} s",
         f"- Machine: {platform.processor() or platform.machine()}, nproc {os.cpu_count()}, "
-        f"Linux {platform.release()}; Python {platform.python_version()}",
+        f"Linux {platform.release()}; Python {platform.python_version()}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end (other processes share the cores: the CPU "
+        "figures are this sender's own)",
         "- Sink: Postfix `smtp-sink` on 127.0.0.1 (accepts and discards), started by the bench",
         "- Message: personalised subject, text and HTML, one 2 KB inline image (CID), one "
         "30 KB attachment, RFC 8058 unsubscribe headers with a signed token; ~45 KB each",
@@ -237,7 +242,10 @@ def markdown(runs: list[Run], connections: int, batch: int, started, took_s: flo
         "",
         "*send s* is the wall time of the sender process, start-up included; *messages/s* "
         "= sent / send s. *sink counted* is smtp-sink's own delivery counter (`-c`). Freeze, "
-        "pre-flight and launch run in the bench process before the sender starts.",
+        "pre-flight and launch run in the bench process before the sender starts. "
+        "*CPU per message* (user + system time of the sender, start-up included, divided by "
+        "the messages) is the figure that does not depend on what else the machine runs: "
+        "one core at that cost sends 1000 / (CPU per message) messages per second.",
         "",
     ]
     return "\n".join(lines)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import secrets
 import socket
 
 from sqlalchemy import Connection, select, update
@@ -19,12 +21,13 @@ _c = campaign.c
 
 
 def owner_name() -> str:
-    """This process, as a lease records it.
+    """One sender, as a lease records it: host, pid and a token, so that two senders in one
+    process (two threads of the web app) are two owners.
 
-    >>> owner_name().endswith(f" pid {os.getpid()}")
-    True
+    >>> f" pid {os.getpid()} #" in owner_name(), owner_name() != owner_name()
+    (True, True)
     """
-    return f"{socket.gethostname()} pid {os.getpid()}"
+    return f"{socket.gethostname()} pid {os.getpid()} #{secrets.token_hex(4)}"
 
 
 def acquire(store: Store, campaign_id: int, owner: str, lease_s: float, now: dt.datetime) -> bool:
@@ -76,9 +79,10 @@ def release(store: Store, campaign_id: int, owner: str) -> None:
 
 
 def _dead_here(holder: str) -> bool:
-    host, _, pid = holder.rpartition(" pid ")
-    if host != socket.gethostname() or not pid.isdigit():
+    found = re.fullmatch(r"(.*) pid (\d+)(?: #\w+)?", holder)
+    if found is None or found[1] != socket.gethostname():
         return False
+    pid = found[2]
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

@@ -25,6 +25,37 @@ class RateLimiter:
     _last: float | None = field(default=None, init=False)
     _window: collections.deque = field(default_factory=collections.deque, init=False)
 
+    def wait(self, now: float) -> float:
+        """How long until a message could start, without reserving one.
+
+        >>> r = RateLimiter(per_hour=1)
+        >>> r.wait(0.0), r.take(0.0), r.wait(10.0)
+        (0.0, 0.0, 3590.0)
+        """
+        start = now
+        if self.per_second and self._last is not None:
+            tokens = min(
+                max(1.0, self.per_second), self._tokens + (now - self._last) * self.per_second
+            )
+            if tokens < 1:
+                start = now + (1 - tokens) / self.per_second
+        if self.per_hour and self._window:
+            start = max(start, self._window[-1])
+            if len(self._window) >= self.per_hour:
+                start = max(start, self._window[-self.per_hour] + 3600)
+        return start - now
+
+    def room(self, now: float) -> int | None:
+        """How many more messages the hourly window takes at `now` (None: no hourly limit).
+
+        >>> r = RateLimiter(per_hour=3)
+        >>> _ = r.take(0.0); r.room(1.0), r.room(3601.0)
+        (2, 3)
+        """
+        if not self.per_hour:
+            return None
+        return max(0, self.per_hour - sum(1 for t in self._window if t > now - 3600))
+
     def take(self, now: float) -> float:
         """Reserve one message at `now` (seconds); returns how long the caller must wait."""
         start = now

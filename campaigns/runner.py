@@ -75,7 +75,18 @@ async def _run(store, name_or_id, settings, now, clock, sleep, max_wait_s) -> Ru
                 break
             if not acquire(store, campaign.id, owner, settings.lease_s, now()):
                 break  # the lease was taken over (we stalled past it): stop sending at once
-            rows = claim(store, campaign.id, settings.batch_size, now())
+            # Never claim more than the rate lets start soon: rows wait in `pending`, where
+            # a pause, a cancel or another sender can still see them, not in `sending`.
+            wait = limiter.wait(clock())
+            if wait > max_wait_s:
+                await sleep(max_wait_s)
+                continue
+            rows = claim(
+                store,
+                campaign.id,
+                _claimable(campaign, limiter, clock, settings, max_wait_s),
+                now(),
+            )
             if not rows:
                 due = next_retry(store, campaign.id)
                 if due is None:
@@ -109,6 +120,17 @@ async def _send_batch(channel, rows: list[Claimed], limiter, clock, sleep) -> li
     # The limiter hands out start times; the channel's pool bounds how many run at once.
     delays = [limiter.take(start) for _ in rows]
     return list(await asyncio.gather(*(one(r, d) for r, d in zip(rows, delays, strict=True))))
+
+
+def _claimable(campaign, limiter, clock, settings, max_wait_s) -> int:
+    """The batch size, cut to what the rate lets start within about `max_wait_s`."""
+    limit = settings.batch_size
+    if campaign.rate_per_second:
+        limit = min(limit, max(1, int(campaign.rate_per_second * max_wait_s)))
+    room = limiter.room(clock())
+    if room is not None:
+        limit = min(limit, max(1, room))
+    return limit
 
 
 def _finish(store: Store, campaign_id: int) -> None:
