@@ -67,8 +67,9 @@ def prediction_rules(present: Sequence[str]) -> list:
         ("email",),
         ("phone",),
         ("postal_code", "last_name"),
-        ("postal_code", "house_number"),
-        ("street", "house_number"),
+        # Not postal code + house number, nor street + house number: with most people at
+        # low house numbers they proposed 112 M and 51 M pairs among 1 M synthetic people.
+        ("postal_code", "street"),
         ("first_name", "city"),
         ("last_name", "city"),
         ("date_of_birth",),

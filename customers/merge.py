@@ -76,6 +76,16 @@ def _merge(hub, record_ids, user, policy, note) -> MergeResult:
     unknown = sorted(set(record_ids) - {r[0] for r in known})
     if unknown:
         raise CustomerError(f"no customer record(s) {', '.join(map(str, unknown))}")
+    held = con.execute(
+        "SELECT record_id FROM customer_record WHERE record_id IN (SELECT UNNEST($ids))"
+        " AND record_id NOT IN (SELECT record_id FROM entity_member) ORDER BY record_id",
+        {"ids": list(record_ids)},
+    ).fetchall()
+    if held:
+        raise CustomerError(
+            f"record(s) {', '.join(str(r[0]) for r in held)} are held for review",
+            "resolve them first: strata customers resolve ID --same | --distinct",
+        )
     members = con.execute(
         "SELECT m.record_id, m.entity_id FROM entity_member m"
         " WHERE m.entity_id IN (SELECT entity_id FROM entity_member"

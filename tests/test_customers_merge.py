@@ -160,3 +160,10 @@ def test_compare_shows_records_side_by_side(hub):
     assert list(table.columns) == [1, 3]
     assert table.loc["last_name"].tolist() == ["Hodžić", "Hodzic"]
     assert table.loc["source"].tolist() == ["billing", "crm"]
+
+
+def test_a_record_held_for_review_cannot_be_merged_directly(hub):
+    hub.con.execute("DELETE FROM entity_member WHERE record_id = 4")
+    hub.con.execute("INSERT INTO held_record VALUES (4, 1, 0.97, NULL, 'pending')")
+    with pytest.raises(CustomerError, match=r"record\(s\) 4 are held for review"):
+        merge(hub, [1, 4], user="steward")

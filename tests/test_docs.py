@@ -27,3 +27,16 @@ def test_every_cli_verb_is_in_the_readme_table():
     for command in app.registered_commands:
         name = command.name or command.callback.__name__.replace("_", "-")
         assert f"`strata {name}" in README, name
+
+
+def test_every_customers_verb_is_in_the_readme_table():
+    from cli.customers import app as customers_app
+    from cli.customers import mapping_app
+
+    rows = [line for line in README.splitlines() if line.startswith("| `strata customers")]
+    names = [c.name for c in customers_app.registered_commands]
+    names += [
+        f"mapping {c.name}" if c.name == "save" else c.name for c in mapping_app.registered_commands
+    ]
+    for name in names:
+        assert any(f"`{name}" in row or f"customers {name}" in row for row in rows), name
