@@ -16,6 +16,7 @@ from engine.compile import Compiled, compile_request
 from engine.drill import DrillLevel, drill, levels
 from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
+from engine.plan import Candidate
 from engine.session import SYSTEM, Session, login
 from physical.backend import Backend, QueryError, connect
 from physical.settings import data_folder
@@ -122,6 +123,18 @@ class Engine:
         """The physical SQL for `logical_sql` as `user` would run it, without running it."""
         query = self._compiled(logical_sql, dialect, self.session(user)).query
         return query.pretty if pretty else query.sql
+
+    def sources(self, logical_sql: str, user: str | None = None) -> tuple[Candidate, ...]:
+        """Why each fact query reads the source it reads: every source considered, the one
+        chosen, and the rule that rejected each other one.
+
+        >>> eng = Engine.open("models/demo")
+        >>> for c in eng.sources('SELECT "Time"."Year", "Facts"."Billed Amount" FROM "Billing"'):
+        ...     print(c.chosen, c.source, "-", c.reason.split(";")[-1].strip())
+        True monthly by area and tariff - about 720 rows
+        False invoices - answers too, but an aggregate source holds fewer rows
+        """
+        return self._compiled(logical_sql, None, self.session(user)).candidates
 
     def drill(self, logical_sql: str, column: str, value: object, user: str | None = None) -> str:
         """The request one hierarchy level below `column` ('"Time"."Year"'), filtered to

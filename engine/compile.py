@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from engine.errors import LogicalSQLError
 from engine.generate import GeneratedQuery, generate
 from engine.parse import parse
-from engine.plan import plan
+from engine.plan import Candidate, plan
 from engine.resolve import resolve
 from engine.session import Session
 from semantic.model import Model
@@ -18,6 +18,8 @@ from semantic.model import Model
 class Compiled:
     query: GeneratedQuery
     timings: tuple[tuple[str, float], ...]  # (stage, milliseconds)
+    # The sources considered per fact query, chosen or not and why (`strata explain --why`).
+    candidates: tuple[Candidate, ...] = ()
 
 
 def compile_request(
@@ -59,5 +61,7 @@ def compile_request(
     stages = ("parse", "resolve", "plan", "generate")
     marks = (t0, t1, t2, t3, t4)
     return Compiled(
-        query, tuple((s, (marks[i + 1] - marks[i]) * 1000) for i, s in enumerate(stages))
+        query,
+        tuple((s, (marks[i + 1] - marks[i]) * 1000) for i, s in enumerate(stages)),
+        planned.candidates,
     )

@@ -18,6 +18,7 @@ from engine.plan import (
     QueryPlan,
     compared_column,
     last_period,
+    partial,
     physical_column,
 )
 from semantic.model import ColumnKind, LogicalColumn, Model
@@ -209,8 +210,7 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
         measures = [_reaggregate(m, j, base) for j, m in enumerate(fact.measures)]
     elif fact.source.is_aggregate:
         source = _table(base, model)
-        mapped = dict(fact.source.measures)
-        measures = [_merged(m, mapped[m.name]) for m in fact.measures]
+        measures = [_merged(m, partial(m, fact.source, model)) for m in fact.measures]
     else:
         source = _table(base, model)
         measures = [_aggregate(m, base, model) for m in fact.measures]

@@ -59,7 +59,7 @@ class Period:
 class Candidate:
     """A logical table source considered for a fact query, and why it was not chosen."""
 
-    fact: str
+    fact: str  # the logical fact, with the level or time-series function it computes
     source: str
     chosen: bool
     reason: str
@@ -313,18 +313,33 @@ def _side_query(
     else:
         keys, period, filters = _time_series(spec, exprs, filters, request, model)
     touched = [exprs[k] for k in keys] + filters
+    found: list[Candidate] = []
+    fact = facts.pop()
     query = _fact_query(
-        facts.pop(),
+        fact,
         measures,
         _physical_tables(touched, model),
         touched,
         request,
         model,
         navigate,
-        candidates,
+        found,
     )
+    label = f"{fact} for {_label(spec)}"
+    candidates.extend(replace(c, fact=label) for c in found)
     query = replace(query, keys=keys, special=node.sql(), period=period)
     return _with_filters(query, request, model, filters)
+
+
+def _label(spec) -> str:
+    if spec.kind == LEVEL:
+        by = ", ".join(quoted(*ref) for ref in spec.by)
+        return f"{spec.measure} by {by}" if by else f"{spec.measure}, grand total"
+    name = {AGO: "AGO", TODATE: "TODATE", ROLLING: "PERIODROLLING"}[spec.kind]
+    if spec.kind == ROLLING:
+        return f"{name}({spec.measure}, {spec.start}, {spec.end})"
+    level = f"{spec.hierarchy}.{spec.level}"
+    return f"{name}({spec.measure}, {level}" + (f", {spec.start})" if spec.kind == AGO else ")")
 
 
 def _time_series(spec, exprs, filters, request: ResolvedRequest, model: Model):
@@ -443,11 +458,31 @@ def _reach(
     return tuple(steps.values()), None
 
 
+def partial(measure: LogicalColumn, source: LogicalSource, model: Model) -> exp.Expression | None:
+    """The aggregate source's column holding `measure`'s partial aggregate, if any. A
+    level-based measure reads the mapping of the plain measure it repeats (same expression
+    and rule): fixing it at a level changes its grouping, not what it adds up."""
+    mapped = dict(source.measures)
+    if measure.name in mapped:
+        return mapped[measure.name]
+    if measure.levels:
+        for other in model.logical_table(measure.table).columns:
+            same = (
+                other.kind is ColumnKind.measure
+                and not other.levels
+                and other.aggregation is measure.aggregation
+                and other.expr is not None
+                and other.expr.sql() == measure.expr.sql()
+            )
+            if same and other.name in mapped:
+                return mapped[other.name]
+    return None
+
+
 def _measure_tables(
     measures: list[LogicalColumn], source: LogicalSource, model: Model
 ) -> list[str]:
-    mapped = dict(source.measures)
-    trees = [mapped[m.name] if source.is_aggregate else m.expr for m in measures]
+    trees = [partial(m, source, model) if source.is_aggregate else m.expr for m in measures]
     trees += [last_period(m, model) for m in measures if m.last_over is not None]
     return [t.table for tree in trees for t in tree.find_all(exp.Column)]
 
@@ -531,17 +566,16 @@ def _aggregate_problem(
     """Why an aggregate source cannot answer, or None if it can (detail sources always can)."""
     if not source.is_aggregate:
         return None
-    mapped = dict(source.measures)
     for measure in measures:
         if measure.last_over is not None:
             return f"'{measure.name}' is semi-additive (last over time): detail rows only"
-        if measure.name not in mapped:
-            return f"holds no partial aggregate of '{measure.name}'"
         if measure.aggregation not in _MERGEABLE:
             return (
                 f"'{measure.name}' ({measure.aggregation.value}) cannot be merged from "
                 "partial aggregates"
             )
+        if partial(measure, source, model) is None:
+            return f"holds no partial aggregate of '{measure.name}'"
     held = {name: model.hierarchy(name).depth(level) for name, level in source.content}
     for tree in touched:
         for ref in tree.find_all(exp.Column):

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from engine import Engine, LogicalSQLError
-from tests.conftest import hand, rows
+from tests.conftest import hand, rows, strata
 
 OLAP = Path(__file__).parent / "models" / "olap"
 
@@ -451,3 +451,45 @@ def test_a_restricted_user_sees_the_balance_of_visible_customers_only(olap, olap
     got = q(olap, 'SELECT "Time"."Year", "Facts"."Balance" FROM "Sales"', user="north")
     # North: Ana and Ben (N-One), Cid (N-Two); 2024 ends on 31 March with Ana's 90.
     assert got == [(2024, 90.0), (2025, 30.0)]
+
+
+# ---------------------------------------------------------------- why this source
+
+
+def test_sources_lists_the_chosen_source_and_why_each_other_lost(olap):
+    found = olap.sources('SELECT "Time"."Date", "Facts"."Billed" FROM "Sales"')
+    assert [(c.source, c.chosen) for c in found] == [("detail", True), ("monthly", False)]
+    assert "'Day' of 'Time', below the source's content ('Month')" in found[1].reason
+
+
+def test_a_level_based_measure_reads_the_aggregate_through_its_plain_measure(olap):
+    found = olap.sources('SELECT "Customer"."Area", "Facts"."Area Billed" FROM "Sales"')
+    chosen = {c.fact: c.source for c in found if c.chosen}
+    assert chosen == {
+        "Sales": "monthly",
+        'Sales for "Sales"."Area Billed" by "Customer"."Area"': "monthly",
+    }
+
+
+def test_strata_explain_why_prints_the_candidates_after_the_sql(olap_db):
+    done = strata(
+        "explain",
+        "--model",
+        str(OLAP),
+        "--why",
+        'SELECT "Time"."Year", "Facts"."# Customers", "Facts"."Billed" FROM "Sales"',
+        OLAP_DB=str(olap_db),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "-- sources per fact (* chosen):" in lines
+    assert "-- * Sales: detail: detail source: answers every level" in lines
+    assert (
+        "--   Sales: monthly: '# Customers' (count_distinct) cannot be merged from partial "
+        "aggregates" in lines
+    )
+
+
+def test_explain_why_shows_a_restricted_users_filter_keeps_the_aggregate(olap):
+    found = olap.sources('SELECT "Time"."Year", "Facts"."Billed" FROM "Sales"', user="north")
+    assert [c.source for c in found if c.chosen] == ["monthly"]
