@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from sqlglot import exp
 
 from engine.errors import LogicalSQLError, quoted
+from engine.fragments import may_overlap
 from engine.functions import AGO, LEVEL, ROLLING, TODATE, is_special, level_node, measure_of, read
 from engine.resolve import Output, ResolvedRequest
 from semantic.model import ColumnKind, JoinStep, LogicalColumn, LogicalSource, Model
@@ -38,6 +39,8 @@ class FactQuery:
     keys: tuple[int, ...] | None = None
     special: str | None = None  # the node it computes (engine.functions), as SQL
     period: Period | None = None  # time series: how periods map onto the query's periods
+    # A fragmented source: the fragments this query reads (UNION ALL when several).
+    fragments: tuple[LogicalSource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -512,7 +515,12 @@ def _fact_query(
     missing = None
     usable: list[tuple[float, int, LogicalSource, tuple]] = []
     notes: list[tuple[LogicalSource, str]] = []
-    for order, source in enumerate(model.logical_table(fact).sources):
+    sources = model.logical_table(fact).sources
+    fragments = tuple(s for s in sources if s.fragment is not None)
+    needed_fragments = _needed_fragments(fragments, [*attributes, *touched])
+    for order, source in enumerate(sources):
+        if source.fragment is not None and source is not fragments[0]:
+            continue  # the fragments are one candidate, considered at the first one
         if source.is_aggregate and not navigate:
             notes.append((source, "aggregate navigation is off"))
             continue
@@ -530,6 +538,7 @@ def _fact_query(
         usable.append((cost, order, source, joins))
     if usable:
         _, _, chosen, joins = min(usable, key=lambda u: (u[0], u[1]))
+        chosen_fragments = needed_fragments if chosen.fragment is not None else ()
         if candidates is not None:
             for _, _, source, _ in usable:
                 if source is not chosen:
@@ -539,9 +548,24 @@ def _fact_query(
                         else ("answers too, but an aggregate source holds fewer rows")
                     )
                     notes.append((source, reason))
-            candidates.append(Candidate(fact, chosen.name, True, _why(chosen, model)))
+            name = " + ".join(f.name for f in chosen_fragments) or chosen.name
+            candidates.append(Candidate(fact, name, True, _why(chosen, model)))
             candidates.extend(Candidate(fact, s.name, False, r) for s, r in notes)
-        return FactQuery(fact, chosen, joins, tuple(measures))
+        for fragment in fragments:
+            if (
+                chosen.fragment is not None
+                and fragment not in chosen_fragments
+                and candidates is not None
+            ):
+                candidates.append(
+                    Candidate(
+                        fact,
+                        fragment.name,
+                        False,
+                        "its fragment condition excludes the request's conditions",
+                    )
+                )
+        return FactQuery(fact, chosen, joins, tuple(measures), fragments=chosen_fragments)
     names = request.names
     measure = names.get(measures[0].ref, quoted(*measures[0].ref))
     if missing is None:
@@ -592,6 +616,17 @@ def _aggregate_problem(
     return None
 
 
+def _needed_fragments(
+    fragments: tuple[LogicalSource, ...], conditions: list[exp.Expression]
+) -> tuple[LogicalSource, ...]:
+    """The fragments whose condition may hold together with the request's conditions (at
+    least one, so that the query still has a table to read)."""
+    if not fragments:
+        return ()
+    found = tuple(f for f in fragments if may_overlap(f.fragment, conditions))
+    return found or fragments[:1]
+
+
 def _cost(source: LogicalSource, model: Model) -> float:
     """Estimated rows: the product of member counts at the source's content levels."""
     cost = 1.0
@@ -605,6 +640,8 @@ def _cost(source: LogicalSource, model: Model) -> float:
 
 
 def _why(source: LogicalSource, model: Model) -> str:
+    if source.fragment is not None:
+        return "fragments of the detail whose conditions meet the request's (UNION ALL)"
     if not source.is_aggregate:
         return "detail source: answers every level"
     content = ", ".join(f"{h}: {lv}" for h, lv in source.content)
@@ -686,6 +723,7 @@ def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Mo
         not fact.joins
         or fact.source.is_aggregate
         or fact.keys is not None
+        or len(fact.fragments) > 1
         or any(
             m.aggregation not in _DECOMPOSABLE
             or m.last_over is not None

@@ -336,6 +336,57 @@ def _hierarchies(model: Model) -> Iterator[ModelError]:
                 )
         for source in table.sources:
             yield from _aggregate_source(model, table, source)
+        yield from _fragments(model, table)
+
+
+def _fragments(model: Model, table: LogicalTable) -> Iterator[ModelError]:
+    fragments = [s for s in table.sources if s.fragment is not None]
+    tables = {t.name: t for t in model.tables}
+    for source in table.sources:
+        if source.reads is not None and source.reads not in tables:
+            yield ModelError(
+                source.span,
+                f"source '{source.name}' of '{table.name}' reads unknown table '{source.reads}'",
+                did_you_mean(source.reads, tables),
+            )
+        elif source.reads is not None and source.base in tables:
+            missing = set(tables[source.base].column_names()) - set(
+                tables[source.reads].column_names()
+            )
+            if missing:
+                yield ModelError(
+                    source.span,
+                    f"'{source.reads}' cannot stand for '{source.base}': it lacks "
+                    + ", ".join(sorted(missing)),
+                )
+    if not fragments:
+        return
+    for source in table.sources:
+        if source.content:
+            continue
+        if source.fragment is None:
+            yield ModelError(
+                source.span,
+                f"source '{source.name}' of '{table.name}' is no fragment, but the fact's other "
+                "detail sources are",
+                "give every detail source of a fragmented fact a 'fragment' condition",
+            )
+    if len({s.base for s in fragments}) > 1:
+        yield ModelError(
+            fragments[-1].span,
+            f"the fragments of '{table.name}' must share their base table (use 'reads' for "
+            "each fragment's own table)",
+        )
+    for source in fragments:
+        for ref in source.fragment.find_all(exp.Column):
+            column = _column(model, ref.table, ref.name) if ref.table else None
+            if column is None or column.kind is not ColumnKind.attribute:
+                yield ModelError(
+                    source.span,
+                    f"fragment condition of '{source.name}' refers to {ref.sql()}, not a logical "
+                    "attribute",
+                    'write logical columns as "Table"."Column"',
+                )
 
 
 def _last_over(model: Model, table: LogicalTable, column: LogicalColumn) -> Iterator[ModelError]:

@@ -368,6 +368,8 @@ def _logical_table(table, doc: Located, at: tuple, errors: list[ModelError]) -> 
                 (name, _expression(text, doc.span((*at, "sources", i, "measures", name)), errors))
                 for name, text in s.measures.items()
             ),
+            _expression(s.fragment, doc.span((*at, "sources", i, "fragment")), errors),
+            s.reads,
         )
         for i, s in enumerate(table.sources)
         if s.tables

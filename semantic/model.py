@@ -98,6 +98,9 @@ class LogicalSource:
     content: tuple[tuple[str, str], ...] = ()
     # Measure name -> physical expression of its partial aggregate in this source.
     measures: tuple[tuple[str, exp.Expression], ...] = field(default=(), compare=False)
+    # A fragment: the condition (over logical columns) every row of this source meets.
+    fragment: exp.Expression | None = field(default=None, compare=False)
+    reads: str | None = None  # physical table read for the base (a fragment's own table)
 
     @property
     def is_aggregate(self) -> bool:

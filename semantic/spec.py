@@ -116,6 +116,16 @@ class SourceSpec(_Spec):
         description="Aggregate source: measure -> physical expression holding its partial "
         "aggregate (sum for sum and count, min, max)",
     )
+    fragment: str | None = Field(
+        None,
+        description="A fragment of the detail: the condition its rows meet, over logical "
+        'columns (e.g. "Time"."Year" >= 2026); the fact\'s fragments together hold every row',
+    )
+    reads: str | None = Field(
+        None,
+        description="Physical table whose rows the base table stands for in this source "
+        "(same columns), e.g. the archive table of a fragment",
+    )
 
 
 class LogicalTableSpec(_Spec):

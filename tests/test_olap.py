@@ -493,3 +493,64 @@ def test_strata_explain_why_prints_the_candidates_after_the_sql(olap_db):
 def test_explain_why_shows_a_restricted_users_filter_keeps_the_aggregate(olap):
     found = olap.sources('SELECT "Time"."Year", "Facts"."Billed" FROM "Sales"', user="north")
     assert [c.source for c in found if c.chosen] == ["monthly"]
+
+
+# ---------------------------------------------------------------- fragmentation
+
+SPLIT = {
+    "Split Billed": "SUM(i.billed)",
+    "Split # Invoices": "COUNT(i.invoice_id)",
+    "Split # Customers": "COUNT(DISTINCT i.customer_id)",
+    "Split Average": "AVG(i.billed)",
+}
+FILTERS = {
+    "none": ("", "", {"sales_2024", "sales_2025"}),
+    "archive year": ('WHERE "Time"."Year" = 2024', "WHERE k.year = 2024", {"sales_2024"}),
+    "current year": ('WHERE "Time"."Year" >= 2025', "WHERE k.year >= 2025", {"sales_2025"}),
+    "both years": (
+        'WHERE "Time"."Year" BETWEEN 2024 AND 2025',
+        "WHERE k.year BETWEEN 2024 AND 2025",
+        {"sales_2024", "sales_2025"},
+    ),
+    "no year": ('WHERE "Time"."Year" IN (2023)', "WHERE k.year IN (2023)", {"sales_2024"}),
+    "area only": (
+        'WHERE "Customer"."Area" = \'North\'',
+        "WHERE a.name = 'North'",
+        {"sales_2024", "sales_2025"},
+    ),
+}
+
+
+@pytest.mark.parametrize("measure", SPLIT)
+@pytest.mark.parametrize("condition", FILTERS)
+def test_fragments_are_read_only_where_the_conditions_need_them(olap, olap_db, measure, condition):
+    logical_where, hand_where, tables = FILTERS[condition]
+    result = olap.query(
+        f'SELECT "Customer"."Area", "Facts"."{measure}" FROM "Sales" {logical_where}'
+    )
+    read = {t for t in ("sales_2024", "sales_2025") if f'"{t}"' in result.sql}
+    assert read == tables
+    expected = hand(
+        olap_db, f"SELECT a.name, {SPLIT[measure]} FROM {DETAIL} {hand_where} GROUP BY 1"
+    )
+    assert rows(result.df) == rows(expected)
+
+
+def test_a_distinct_count_over_two_fragments_counts_a_customer_once(olap):
+    # Ana, Ben and Cid were billed in both years: 3 in North, not 6.
+    got = q(olap, 'SELECT "Customer"."Area", "Facts"."Split # Customers" FROM "Sales"')
+    assert ("North", 3) in got
+
+
+def test_fragments_apply_a_restricted_users_row_filter_in_each_part(olap, olap_db):
+    result = olap.query('SELECT "Time"."Year", "Facts"."Split Billed" FROM "Sales"', user="north")
+    assert result.sql.count("'North'") >= 2
+    expected = hand(
+        olap_db, f"SELECT k.year, SUM(i.billed) FROM {DETAIL} WHERE a.name = 'North' GROUP BY 1"
+    )
+    assert rows(result.df) == rows(expected)
+
+
+def test_explain_why_names_the_fragment_left_out(olap):
+    found = olap.sources('SELECT "Facts"."Split Billed" FROM "Sales" WHERE "Time"."Year" = 2025')
+    assert [(c.source, c.chosen) for c in found] == [("current", True), ("archive", False)]

@@ -93,3 +93,20 @@ def test_a_semi_additive_measure_over_a_hierarchy_that_is_not_time_is_an_error(m
     error = _error(model_dir)
     assert error.startswith(f"{model_dir / 'business.yaml'}:{line}:9: ")
     assert "is last over 'Geography', which is not a time hierarchy" in error
+
+
+def test_a_fragmented_fact_with_a_source_that_is_no_fragment_is_an_error(model_dir):
+    line = _edit(
+        model_dir,
+        '{name: current, tables: [sales], fragment: \'"Time"."Year" >= 2025\', reads: sales_2025}',
+        "{name: current, tables: [sales], reads: sales_2025}",
+    )
+    error = _error(model_dir)
+    assert error.startswith(f"{model_dir / 'business.yaml'}:{line}:9: ")
+    assert "source 'current' of 'Split Sales' is no fragment" in error
+
+
+def test_a_fragment_reading_a_table_without_the_base_columns_is_an_error(model_dir):
+    _edit(model_dir, "reads: sales_2024}", "reads: area}")
+    error = _error(model_dir)
+    assert "'area' cannot stand for 'sales': it lacks billed, customer_id" in error
