@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import threading
 import time
 from collections import OrderedDict
@@ -18,6 +20,7 @@ from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
 from engine.plan import Candidate
 from engine.session import SYSTEM, Session, login
+from engine.verify import same_rows
 from physical.backend import Backend, QueryError, connect
 from physical.settings import data_folder
 from semantic.errors import ModelErrors, StrataError
@@ -99,6 +102,11 @@ class Engine:
         # Answer from aggregate sources when they can; off, every fact reads its detail source
         # (tests prove both paths give the same numbers).
         self.aggregate_navigation = True
+        # Share of answers read from an aggregate source that are run again on the detail
+        # sources and compared (1.0 in tests; a small sample in production). A difference is
+        # written to the query log and kept in `navigation_mismatches`.
+        self.verify_navigation = float(os.environ.get("STRATA_VERIFY_NAVIGATION", "0") or 0)
+        self.navigation_mismatches: list[str] = []
 
     @classmethod
     def open(cls, path: str | Path = "models/demo", store_url: str | None = None) -> Engine:
@@ -234,6 +242,8 @@ class Engine:
         except StrataError as e:
             self.log.write(replace(entry, error=str(e)))
             raise
+        if self.verify_navigation and any(c.chosen and c.aggregate for c in compiled.candidates):
+            self._verify(logical_sql, session, entry, df)
         execute, convert = (t1 - t0) * 1000, (t2 - t1) * 1000
         timings = (*compiled.timings, ("execute", execute), ("convert", convert))
         self.log.write(
@@ -246,6 +256,33 @@ class Engine:
             ),
         )
         return Result(df, query.sql, logical_sql, timings, cache, entry.request_id)
+
+    def _verify(self, logical_sql: str, session: Session, entry, df: pd.DataFrame) -> None:
+        """Run a routed request again on the detail sources; log the request if they differ."""
+        if random.random() >= self.verify_navigation:
+            return
+        detail = compile_request(logical_sql, self.model, session, None, navigate=False).query
+        expected = _frame(_floats(self._backend(detail.database).run(detail.sql)), detail.columns)
+        if same_rows(df, expected):
+            return
+        message = (
+            f"aggregate navigation mismatch: request {entry.request_id} answered from an "
+            f"aggregate source differs from its detail sources ({len(df)} rows against "
+            f"{len(expected)}); the aggregate may be stale"
+        )
+        self.navigation_mismatches.append(message)
+        self.log.write(
+            QueryLogEntry(
+                entry.user_name,
+                logical_sql,
+                subject_area=entry.subject_area,
+                physical_sql=detail.sql,
+                dialect=detail.dialect,
+                model_hash=self.model.hash,
+                rows=len(expected),
+                error=message,
+            )
+        )
 
     def _run(self, query: GeneratedQuery, backend: Backend) -> tuple[pa.Table, str]:
         version = backend.version()

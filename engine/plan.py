@@ -66,6 +66,7 @@ class Candidate:
     source: str
     chosen: bool
     reason: str
+    aggregate: bool = False  # an aggregate source (a routed query, when chosen)
 
 
 @dataclass(frozen=True)
@@ -549,8 +550,8 @@ def _fact_query(
                     )
                     notes.append((source, reason))
             name = " + ".join(f.name for f in chosen_fragments) or chosen.name
-            candidates.append(Candidate(fact, name, True, _why(chosen, model)))
-            candidates.extend(Candidate(fact, s.name, False, r) for s, r in notes)
+            candidates.append(Candidate(fact, name, True, _why(chosen, model), chosen.is_aggregate))
+            candidates.extend(Candidate(fact, s.name, False, r, s.is_aggregate) for s, r in notes)
         for fragment in fragments:
             if (
                 chosen.fragment is not None

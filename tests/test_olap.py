@@ -554,3 +554,49 @@ def test_fragments_apply_a_restricted_users_row_filter_in_each_part(olap, olap_d
 def test_explain_why_names_the_fragment_left_out(olap):
     found = olap.sources('SELECT "Facts"."Split Billed" FROM "Sales" WHERE "Time"."Year" = 2025')
     assert [(c.source, c.chosen) for c in found] == [("current", True), ("archive", False)]
+
+
+# ---------------------------------------------------------------- verified navigation
+
+
+@pytest.fixture
+def stale(olap_db, tmp_path) -> Engine:
+    """The olap model on a copy of its data whose aggregate missed a late invoice."""
+    import shutil
+
+    copy = tmp_path / "stale.duckdb"
+    shutil.copy(olap_db, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "UPDATE agg_invoice_month SET billed = billed + 100, largest = largest + 100 "
+            "WHERE period = DATE '2025-03-01' AND area_id = 2"
+        )
+    model = tmp_path / "model"
+    shutil.copytree(OLAP, model, ignore=shutil.ignore_patterns("*.sql"))
+    physical = model / "physical.yaml"
+    physical.write_text(physical.read_text().replace("${OLAP_DB}", str(copy)))
+    engine = Engine.open(model, store_url=f"sqlite:///{tmp_path / 'store.db'}")
+    engine.verify_navigation = 1.0
+    yield engine
+    engine.close()
+
+
+def test_verified_navigation_logs_a_stale_aggregate(stale):
+    from store import open_store, recent_queries
+
+    result = stale.query('SELECT "Time"."Year", "Facts"."Largest Bill" FROM "Sales"')
+    assert "agg_invoice_month" in result.sql
+    assert (2025, 144.0) in rows(result.df)  # the stale aggregate answered (44 + 100)
+    [mismatch] = stale.navigation_mismatches
+    assert result.request_id in mismatch and "may be stale" in mismatch
+    stale.log.flush()
+    with open_store(stale._store_url) as store:
+        logged = [e for e in recent_queries(store, last=10) if e.error]
+    assert [e.error for e in logged] == [mismatch]
+    assert '"invoice"' in logged[0].physical_sql  # the detail SQL it was compared with
+
+
+def test_verified_navigation_is_silent_when_the_paths_agree(stale):
+    stale.query('SELECT "Time"."Year", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024')
+    stale.query('SELECT "Time"."Month", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024')
+    assert stale.navigation_mismatches == []
