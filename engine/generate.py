@@ -402,11 +402,16 @@ def _order(name: str) -> exp.Order:
 
 def _merged(measure: LogicalColumn, partial: exp.Expression) -> exp.Expression:
     """A measure merged from an aggregate source's partial aggregates: sums and counts are
-    summed, minima and maxima taken again. The planner never routes anything else here."""
+    summed, minima and maxima taken again, an average is the sum of its sums over the sum of
+    its counts. The planner never routes anything else here."""
     if measure.aggregation is Aggregation.count:
         return exp.Coalesce(this=exp.Sum(this=partial.copy()), expressions=[exp.Literal.number(0)])
     if measure.aggregation is Aggregation.sum:
         return exp.Sum(this=partial.copy())
+    if measure.aggregation is Aggregation.avg:
+        # Never an average of averages: the sums and the counts are summed separately.
+        total = exp.Cast(this=exp.Sum(this=partial.this.copy()), to=exp.DataType.build("double"))
+        return exp.Div(this=total, expression=exp.Sum(this=partial.expression.copy()))
     return _AGGREGATES[measure.aggregation](partial.copy())
 
 

@@ -582,7 +582,14 @@ def _fact_query(
     )
 
 
-_MERGEABLE = {Aggregation.sum, Aggregation.count, Aggregation.min, Aggregation.max}
+# avg merges as SUM(sums) / SUM(counts) from a mapping written `sums / counts`.
+_MERGEABLE = {
+    Aggregation.sum,
+    Aggregation.count,
+    Aggregation.min,
+    Aggregation.max,
+    Aggregation.avg,
+}
 
 
 def _aggregate_problem(

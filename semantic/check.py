@@ -432,7 +432,14 @@ def _level_ref(model: Model, span, where: str, hierarchy: str, level: str) -> It
         )
 
 
-_MERGEABLE = {Aggregation.sum, Aggregation.count, Aggregation.min, Aggregation.max}
+# What can be merged from partial aggregates; the reminder (an average) needs two partials.
+_MERGEABLE = {
+    Aggregation.sum,
+    Aggregation.count,
+    Aggregation.min,
+    Aggregation.max,
+    Aggregation.avg,
+}
 
 
 def _aggregate_source(model: Model, table: LogicalTable, source) -> Iterator[ModelError]:
@@ -478,8 +485,19 @@ def _aggregate_source(model: Model, table: LogicalTable, source) -> Iterator[Mod
                 source.span,
                 f"{where} maps '{name}' ({measures[name].aggregation.value}), which cannot be "
                 "re-aggregated from partial results",
-                "only sum, count, min and max merge; count distinct and avg are answered "
-                "from the detail source",
+                "sum, count, min and max merge, avg as 'sums / counts'; count distinct is "
+                "answered from the detail source",
+            )
+        elif (
+            measures[name].aggregation is Aggregation.avg
+            and tree is not None
+            and not isinstance(tree, exp.Div)
+        ):
+            yield ModelError(
+                source.span,
+                f"{where} maps the average '{name}' to '{tree.sql()}'",
+                "map an average as the column of sums divided by the column of counts, "
+                "e.g. agg.billed / agg.invoices: it is merged as SUM(sums) / SUM(counts)",
             )
         if tree is not None:
             for ref in tree.find_all(exp.Column):

@@ -330,9 +330,10 @@ MEASURES = {
     "# Customers": "COUNT(DISTINCT i.customer_id)",
     "Average Bill": "AVG(i.billed)",
 }
-# What the monthly aggregate can answer: sum, count and max, at Month/Area/Tariff Group or above.
+# What the monthly aggregate can answer: sum, count, max and avg (as sum of sums over sum of
+# counts, never an average of averages), at Month/Area/Tariff Group or above.
 ROUTED = {"Year", "Quarter", "Month", "Area", "Customer Type", "Tariff Group"}
-MERGEABLE = {"Billed", "kWh", "# Invoices", "Largest Bill"}
+MERGEABLE = {"Billed", "kWh", "# Invoices", "Largest Bill", "Average Bill"}
 
 
 @pytest.mark.parametrize("grain", GRAINS)
@@ -600,3 +601,13 @@ def test_verified_navigation_is_silent_when_the_paths_agree(stale):
     stale.query('SELECT "Time"."Year", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024')
     stale.query('SELECT "Time"."Month", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024')
     assert stale.navigation_mismatches == []
+
+
+def test_an_average_from_the_aggregate_is_never_an_average_of_averages(olap):
+    result = olap.query(
+        'SELECT "Time"."Year", "Facts"."Average Bill" FROM "Sales" WHERE "Time"."Year" = 2025'
+    )
+    assert "agg_invoice_month" in result.sql
+    # 2025's six invoices: (11 + 6 + 33 + 44 + 7 + 21) / 6 = 20.33. Averaging the monthly
+    # averages instead would give (11 + (6 + 7 + 21) / 3 + (33 + 44) / 2) / 3 = 20.61.
+    assert rows(result.df) == [(2025, round(122 / 6, 6))]

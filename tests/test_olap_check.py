@@ -110,3 +110,14 @@ def test_a_fragment_reading_a_table_without_the_base_columns_is_an_error(model_d
     _edit(model_dir, "reads: sales_2024}", "reads: area}")
     error = _error(model_dir)
     assert "'area' cannot stand for 'sales': it lacks billed, customer_id" in error
+
+
+def test_an_average_mapped_to_one_column_is_an_error_naming_the_merge(model_dir):
+    _edit(
+        model_dir,
+        "Average Bill: agg_invoice_month.billed / agg_invoice_month.invoices",
+        "Average Bill: agg_invoice_month.largest",
+    )
+    error = _error(model_dir)
+    assert "maps the average 'Average Bill' to 'agg_invoice_month.largest'" in error
+    assert "SUM(sums) / SUM(counts)" in error
