@@ -10,7 +10,18 @@ from sqlglot import exp
 
 from engine.errors import LogicalSQLError, quoted
 from engine.fragments import may_overlap
-from engine.functions import AGO, LEVEL, ROLLING, TODATE, is_special, level_node, measure_of, read
+from engine.functions import (
+    AGO,
+    LEVEL,
+    ROLLING,
+    TIME_FUNCTIONS,
+    TODATE,
+    is_special,
+    level_node,
+    measure_of,
+    read,
+    time_function,
+)
 from engine.resolve import Output, ResolvedRequest
 from semantic.model import ColumnKind, JoinStep, LogicalColumn, LogicalSource, Model
 from semantic.spec import Aggregation, TableKind
@@ -185,7 +196,7 @@ def _expand(tree: exp.Expression, outputs: list, model: Model) -> exp.Expression
                     else n
                 )
             )
-            expanded = _expand(formula, outputs, model)
+            expanded = _expand(_time_functions(formula, model), outputs, model)
             return (
                 expanded
                 if isinstance(expanded, (exp.Column, exp.Func))
@@ -200,6 +211,22 @@ def _expand(tree: exp.Expression, outputs: list, model: Model) -> exp.Expression
         return node
 
     return tree.transform(swap, copy=True)
+
+
+def _time_functions(formula: exp.Expression, model: Model) -> exp.Expression:
+    """AGO, TODATE and PERIODROLLING in a derived measure's formula, as planner nodes."""
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and node.name.upper() in TIME_FUNCTIONS:
+            measure = _time_functions(node.expressions[0], model)
+            return time_function(node, model, measure)
+        return node
+
+    if not any(
+        isinstance(n, exp.Anonymous) and n.name.upper() in TIME_FUNCTIONS for n in formula.walk()
+    ):
+        return formula
+    return formula.transform(swap, copy=True)
 
 
 def _level_by(column: LogicalColumn, outputs: list, model: Model):

@@ -225,8 +225,62 @@ def _physical_refs(
             )
 
 
+_TIME_FUNCTIONS = {"AGO": 3, "TODATE": 2, "PERIODROLLING": 3}
+
+
+def _time_calls(model: Model, column: LogicalColumn) -> Iterator[ModelError]:
+    """AGO(m, level, n), TODATE(m, level), PERIODROLLING(m, start, end) in a formula."""
+    for call in column.formula.find_all(exp.Anonymous):
+        name = call.name.upper()
+        if name not in _TIME_FUNCTIONS:
+            continue
+        args = call.expressions
+        if len(args) != _TIME_FUNCTIONS[name]:
+            yield ModelError(
+                column.span,
+                f"{name} in '{column.name}' takes {_TIME_FUNCTIONS[name]} arguments, "
+                f"got {len(args)}",
+            )
+            continue
+        numbers = args[1:] if name == "PERIODROLLING" else args[2:]
+        for arg in numbers:
+            if not arg.sql().lstrip("-").isdigit():
+                yield ModelError(
+                    column.span, f"{name} in '{column.name}' needs a whole number, not {arg.sql()}"
+                )
+        if name == "PERIODROLLING":
+            if not any(h.time for h in model.hierarchies):
+                yield ModelError(column.span, f"{name} in '{column.name}' needs a time hierarchy")
+            continue
+        level = args[1]
+        keys = [f'"{h.table}"."{lv.key}"' for h in model.hierarchies if h.time for lv in h.levels]
+        found = (
+            isinstance(level, exp.Column)
+            and level.table
+            and any(
+                h.time and h.levels[d].key == level.name
+                for h, d in model.levels_of(level.table, level.name)
+            )
+        )
+        if not found:
+            yield ModelError(
+                column.span,
+                f"{name} in '{column.name}' names {level.sql()}, which is not a level key of a "
+                "time hierarchy",
+                f"levels: {', '.join(keys)}" if keys else "declare a hierarchy with time: true",
+            )
+
+
 def _formula_refs(model: Model, table: LogicalTable, column: LogicalColumn) -> Iterator[ModelError]:
+    yield from _time_calls(model, column)
+    levels = {
+        id(call.expressions[1])
+        for call in column.formula.find_all(exp.Anonymous)
+        if call.name.upper() in ("AGO", "TODATE") and len(call.expressions) > 1
+    }
     for ref in column.formula.find_all(exp.Column):
+        if id(ref) in levels:
+            continue
         owner = ref.table or table.name
         try:
             target = model.logical_column(owner, ref.name)

@@ -611,3 +611,20 @@ def test_an_average_from_the_aggregate_is_never_an_average_of_averages(olap):
     # 2025's six invoices: (11 + 6 + 33 + 44 + 7 + 21) / 6 = 20.33. Averaging the monthly
     # averages instead would give (11 + (6 + 7 + 21) / 3 + (33 + 44) / 2) / 3 = 20.61.
     assert rows(result.df) == [(2025, round(122 / 6, 6))]
+
+
+def test_time_series_measures_declared_in_the_model_equal_the_logical_sql_functions(olap):
+    declared = q(
+        olap,
+        'SELECT "Time"."Month", "Facts"."Billed Year Ago", "Facts"."Billed YTD", '
+        '"Facts"."Growth" FROM "Sales" WHERE "Time"."Year" = 2025',
+    )
+    written = q(
+        olap,
+        'SELECT "Time"."Month", AGO("Facts"."Billed", "Time"."Month", 12), '
+        'TODATE("Facts"."Billed", "Time"."Year"), ("Facts"."Billed" - AGO("Facts"."Billed", '
+        '"Time"."Month", 12)) / AGO("Facts"."Billed", "Time"."Month", 12) FROM "Sales" '
+        'WHERE "Time"."Year" = 2025',
+    )
+    assert declared == written
+    assert declared[1] == ("2025-02", 25.0, 45.0, round((34 - 25) / 25, 6))

@@ -121,3 +121,14 @@ def test_an_average_mapped_to_one_column_is_an_error_naming_the_merge(model_dir)
     error = _error(model_dir)
     assert "maps the average 'Average Bill' to 'agg_invoice_month.largest'" in error
     assert "SUM(sums) / SUM(counts)" in error
+
+
+def test_a_time_series_formula_on_a_column_that_is_no_time_level_is_an_error(model_dir):
+    line = _edit(
+        model_dir,
+        """AGO("Billed", "Time"."Month", 12)""",
+        """AGO("Billed", "Time"."Month Name", 12)""",
+    )
+    error = _error(model_dir)
+    assert error.startswith(f"{model_dir / 'business.yaml'}:{line}:9: ")
+    assert 'AGO in \'Billed Year Ago\' names "Time"."Month Name", which is not a level key' in error
