@@ -205,15 +205,17 @@ class Engine:
             self._sessions.clear()
         return True
 
-    def query(self, logical_sql: str, user: str | None = None) -> Result:
-        """Run `logical_sql` as `user`; every request, answered or refused, is logged."""
+    def query(self, logical_sql: str, user: str | None = None, dense: bool = False) -> Result:
+        """Run `logical_sql` as `user`; every request, answered or refused, is logged.
+        `dense=True`: a request by time columns only shows every calendar period, empty ones
+        as rows of NULL measures."""
         self.reload_if_changed()
         entry = QueryLogEntry(user or self.model.security.default_user or "", logical_sql)
         session = SYSTEM
         try:
             session = self.session(user)
             entry = replace(entry, user_name=session.user)
-            compiled = self._compiled(logical_sql, None, session)
+            compiled = self._compiled(logical_sql, None, session, dense)
             query = compiled.query
             entry = replace(
                 entry,
@@ -298,17 +300,21 @@ class Engine:
         self.cache.put(key, table)
         return table, "miss"
 
-    def _compiled(self, text: str, dialect: str | None, session: Session) -> Compiled:
+    def _compiled(
+        self, text: str, dialect: str | None, session: Session, dense: bool = False
+    ) -> Compiled:
         """Compile, or reuse an earlier compilation; a reuse reports its own timing."""
         start = time.perf_counter()
-        key = (text, dialect, session.user, self.aggregate_navigation)
+        key = (text, dialect, session.user, self.aggregate_navigation, dense)
         with self._lock:
             cached = self._plans.get(key)
             if cached is not None:
                 self._plans.move_to_end(key)
         if cached is not None:
             return replace(cached, timings=(("plan cache", (time.perf_counter() - start) * 1000),))
-        compiled = compile_request(text, self.model, session, dialect, self.aggregate_navigation)
+        compiled = compile_request(
+            text, self.model, session, dialect, self.aggregate_navigation, dense
+        )
         with self._lock:
             self._plans[key] = compiled
             if len(self._plans) > self.PLAN_CACHE_SIZE:

@@ -28,12 +28,14 @@ def compile_request(
     session: Session,
     dialect: str | None = None,
     navigate: bool = True,
+    dense: bool = False,
 ) -> Compiled:
     """Compile Logical SQL for `session` to physical SQL for `dialect` (default: the database's).
 
     Every path to data (a query, explain, an export, a campaign list) compiles here, so the
     session's permissions and row filters cannot be skipped. `navigate=False` keeps every
-    fact on its detail source (tests compare both paths).
+    fact on its detail source (tests compare both paths); `dense=True` shows every period of the
+    calendar, with facts or not, when the request's attributes are all time columns.
 
     >>> from engine.session import SYSTEM
     >>> from semantic import load_model
@@ -51,7 +53,7 @@ def compile_request(
     try:
         resolved = resolve(request, model, session)
         t2 = clock()
-        planned = plan(resolved, model, navigate)
+        planned = plan(resolved, model, navigate, dense)
         t3 = clock()
         query = generate(planned, model, dialect or model.database(planned.database).dialect)
         t4 = clock()

@@ -105,6 +105,20 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     aliases = []
     joins = []
     main = [f for f in plan.facts if f.keys is None]
+    if plan.dense is not None:
+        # Every period the calendar holds (under the request's time conditions) drives the
+        # rows; each fact is joined to it, so a period without facts is a row of NULLs.
+        axis = exp.Select(
+            expressions=[_alias(_physical(g, model), f"d{k}") for k, g in enumerate(grain)],
+            from_=exp.From(this=_table(plan.dense.table, model)),
+            group=exp.Group(expressions=[_physical(g, model) for g in grain]),
+        )
+        if plan.dense.filters:
+            axis.set("where", _where(_physical(c, model) for c in plan.dense.filters))
+        source = exp.From(
+            this=exp.Subquery(this=axis, alias=exp.TableAlias(this=exp.to_identifier("a")))
+        )
+        aliases.append("a")
     for i, fact in enumerate(main):
         alias = f"f{i}"
         for j, measure in enumerate(fact.measures):
@@ -113,7 +127,7 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
             this=_fact_select(fact, grain, fact.filters, model),
             alias=exp.TableAlias(this=exp.to_identifier(alias)),
         )
-        if i == 0:
+        if i == 0 and plan.dense is None:
             source = exp.From(this=subquery)
         elif grain:
             on = exp.and_(
@@ -126,11 +140,15 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
                 ),
                 copy=False,
             )
-            joins.append(exp.Join(this=subquery, on=on, side="FULL", kind="OUTER"))
+            side = "LEFT" if plan.dense is not None else "FULL"
+            joins.append(
+                exp.Join(this=subquery, on=on, side=side, kind=None if side == "LEFT" else "OUTER")
+            )
         else:
             # Without a grain each side is one total row.
             joins.append(exp.Join(this=subquery, kind="CROSS"))
-        aliases.append(alias)
+        if plan.dense is None:
+            aliases.append(alias)
     for i, fact in enumerate(f for f in plan.facts if f.keys is not None):
         # A side query (a measure at another grain) is joined to the stitched rows on the
         # grain columns it keeps; LEFT, so it never adds or removes a row.

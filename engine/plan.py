@@ -87,9 +87,20 @@ class QueryPlan:
     grain: tuple[int, ...]  # indexes of the attribute outputs
     database: str
     candidates: tuple[Candidate, ...] = ()
+    # Dense time axis: every period of the calendar the request's time conditions keep,
+    # as (physical calendar table, its conditions), with or without facts.
+    dense: DenseAxis | None = None
 
 
-def plan(request: ResolvedRequest, model: Model, navigate: bool = True) -> QueryPlan:
+@dataclass(frozen=True)
+class DenseAxis:
+    table: str  # the physical calendar table
+    filters: tuple[exp.Expression, ...] = field(compare=False)  # logical, time columns only
+
+
+def plan(
+    request: ResolvedRequest, model: Model, navigate: bool = True, dense: bool = False
+) -> QueryPlan:
     """Choose the fact queries and join paths for `request`.
 
     >>> from engine.parse import parse
@@ -147,7 +158,33 @@ def plan(request: ResolvedRequest, model: Model, navigate: bool = True) -> Query
             "the request combines facts from several databases: " + ", ".join(sorted(databases)),
             "query each database's facts separately",
         )
-    return QueryPlan(request, facts, grain, databases.pop(), tuple(candidates))
+    axis = _dense_axis(request, grain, model) if dense else None
+    return QueryPlan(request, facts, grain, databases.pop(), tuple(candidates), axis)
+
+
+def _dense_axis(request: ResolvedRequest, grain: tuple[int, ...], model: Model):
+    """The calendar periods a dense request shows, or None if it selects no time column.
+
+    Only requests whose attributes are all time columns are densified: with other columns,
+    the empty rows would be a cross product of every period with every other member.
+    """
+    time_tables = {h.table for h in model.hierarchies if h.time}
+    exprs = [request.outputs[i].expr for i in grain]
+    logical = {r[0] for e in exprs for r in _refs_of(e)}
+    if not exprs or not logical & time_tables:
+        return None
+    if logical - time_tables:
+        raise LogicalSQLError(
+            "dense time axes need a request whose attributes are all time columns",
+            "remove the other attributes, or turn dense off",
+        )
+    physical = set(_physical_tables(exprs, model))
+    if len(physical) != 1:
+        raise LogicalSQLError("dense time axes need the time columns of one calendar table")
+    filters = tuple(
+        f for f in request.filters if {r[0] for r in _refs_of(f)} <= time_tables and _refs_of(f)
+    )
+    return DenseAxis(physical.pop(), filters)
 
 
 # ---------------------------------------------------------------- level-based measures

@@ -628,3 +628,46 @@ def test_time_series_measures_declared_in_the_model_equal_the_logical_sql_functi
     )
     assert declared == written
     assert declared[1] == ("2025-02", 25.0, 45.0, round((34 - 25) / 25, 6))
+
+
+# ---------------------------------------------------------------- dense time axes
+
+
+def test_a_dense_request_shows_every_period_of_the_calendar_with_null_measures(olap, olap_db):
+    logical = (
+        'SELECT "Time"."Month", "Facts"."Billed", "Facts"."Balance" FROM "Sales" '
+        'WHERE "Time"."Year" = 2024'
+    )
+    got = rows(olap.query(logical, dense=True).df)
+    expected = hand(
+        olap_db,
+        f"""WITH months AS (SELECT DISTINCT year_month FROM calendar WHERE year = 2024),
+                 billed AS (SELECT k.year_month, SUM(i.billed) AS b FROM {DETAIL} GROUP BY 1),
+                 ends AS (SELECT k.year_month, b.amount FROM balance b
+                          JOIN calendar k ON k.date = b.month_end)
+            SELECT m.year_month, billed.b, (SELECT SUM(amount) FROM ends
+                                            WHERE ends.year_month = m.year_month)
+            FROM months m LEFT JOIN billed USING (year_month)""",
+    )
+    assert got == rows(expected)
+    assert len(got) == 12 and ("2024-05", None, None) in got
+    assert len(olap.query(logical).df) == 4  # off by default: months with facts only
+
+
+def test_a_dense_request_keeps_a_restricted_users_row_filter_on_the_facts(olap):
+    got = rows(
+        olap.query(
+            'SELECT "Time"."Quarter", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024',
+            user="north",
+            dense=True,
+        ).df
+    )
+    # North billed 10 + 20 + 5 + 30 in 2024-Q1 and nothing after (Dan, in the South, billed Q4).
+    assert got == [("2024-Q1", 65.0), ("2024-Q2", None), ("2024-Q3", None), ("2024-Q4", None)]
+
+
+def test_dense_is_refused_for_a_request_with_other_attributes(olap):
+    with pytest.raises(LogicalSQLError, match="all time columns"):
+        olap.query(
+            'SELECT "Time"."Month", "Customer"."Area", "Facts"."Billed" FROM "Sales"', dense=True
+        )
