@@ -122,6 +122,11 @@ def plan(
     needed = _physical_tables(attributes, model)
     trees = [o.expr for o in request.outputs if o.is_measure] + list(request.measure_filters)
     specials = _specials(trees)
+    full: dict[str, tuple] = {}
+    if request.row_filters and specials:
+        request, full = _rollup(request, specials, model)
+        trees = [o.expr for o in request.outputs if o.is_measure] + list(request.measure_filters)
+        specials = _specials(trees)
     measures = _base_measures(trees, model)
     candidates: list[Candidate] = []
     if measures or specials:
@@ -143,7 +148,8 @@ def plan(
             for fact, group in by_fact.items()
         ]
         sides = [
-            _side_query(node, grain, request, model, navigate, candidates) for node in specials
+            _side_query(node, grain, request, model, navigate, candidates, full.get(node.sql()))
+            for node in specials
         ]
         facts = tuple(main + sides)
     else:
@@ -361,8 +367,10 @@ def _side_query(
     model: Model,
     navigate: bool,
     candidates: list,
+    row_filters: tuple | None = None,
 ) -> FactQuery:
-    """The query computing a level node or a time series, at its own grain."""
+    """The query computing a level node or a time series, at its own grain; `row_filters`
+    replaces the session's (a 'full' roll-up policy drops those its total rises above)."""
     spec = read(node)
     measures = _base_measures([measure_of(node)], model)
     facts = {m.table for m in measures}
@@ -396,7 +404,65 @@ def _side_query(
     label = f"{fact} for {_label(spec)}"
     candidates.extend(replace(c, fact=label) for c in found)
     query = replace(query, keys=keys, special=node.sql(), period=period)
+    if row_filters is not None:
+        request = replace(request, row_filters=row_filters)
     return _with_filters(query, request, model, filters)
+
+
+_POLICY_ORDER = ("hidden", "partial", "full")
+
+
+def _rollup(request: ResolvedRequest, specials: list, model: Model):
+    """Apply the session's roll-up policies to level-based totals above a row filter's level:
+    partial (the default) keeps the row filter, full drops it for that total, hidden shows
+    no total (NULL). The same request on an aggregate source gets the same policy, since the
+    policy changes the plan before a source is chosen.
+    """
+    session = request.session
+    policies: dict[str, str] = {}
+    for role, hierarchy, policy in model.security.rollups:
+        if role in session.roles:
+            current = policies.get(hierarchy, "hidden")
+            policies[hierarchy] = max(current, policy, key=_POLICY_ORDER.index)
+    if not policies:
+        return request, {}
+    filtered: dict[str, int] = {}  # hierarchy -> depth of the row filter's level
+    by_filter: list[tuple[tuple, set[str]]] = []
+    for rule in request.row_filters:
+        hierarchies = set()
+        for ref in _refs_of(rule[1]):
+            for h, d in model.levels_of(*ref):
+                filtered[h.name] = max(filtered.get(h.name, -1), d)
+                hierarchies.add(h.name)
+        by_filter.append((rule, hierarchies))
+    hidden: set[str] = set()
+    full: dict[str, tuple] = {}
+    for node in specials:
+        spec = read(node)
+        if spec.kind != LEVEL:
+            continue
+        above = set()
+        for name, depth in filtered.items():
+            held = [d for ref in spec.by for h, d in model.levels_of(*ref) if h.name == name]
+            if not held or max(held) < depth:
+                above.add(name)
+        rule_set = {policies.get(name, "partial") for name in above}
+        if "hidden" in rule_set:
+            hidden.add(node.sql())
+        elif "full" in rule_set:
+            dropped = {n for n in above if policies.get(n) == "full"}
+            full[node.sql()] = tuple(r for r, hs in by_filter if not hs & dropped)
+    if hidden:
+
+        def blank(n: exp.Expression) -> exp.Expression:
+            return exp.Null() if is_special(n) and n.sql() in hidden else n
+
+        outputs = tuple(
+            replace(o, expr=o.expr.transform(blank)) if o.is_measure else o for o in request.outputs
+        )
+        measure_filters = tuple(f.transform(blank) for f in request.measure_filters)
+        request = replace(request, outputs=outputs, measure_filters=measure_filters)
+    return request, full
 
 
 def _label(spec) -> str:

@@ -29,6 +29,7 @@ def check(model: Model) -> list[ModelError]:
         *_hierarchies(model),
         *_presentation(model),
         *_security(model),
+        *_rollups(model),
     ]
 
 
@@ -688,6 +689,20 @@ def _security(model: Model) -> Iterator[ModelError]:
                     f"row filter reads session variable {name}, which no user or init block sets",
                     did_you_mean(name, known),
                 )
+
+
+def _rollups(model: Model) -> Iterator[ModelError]:
+    roles = {r.name for r in model.security.roles}
+    span = model.security.span
+    for role, hierarchy, _ in model.security.rollups:
+        if role not in roles:
+            yield _unknown_role(span, "roll-up policy", role, roles)
+        if hierarchy not in {h.name for h in model.hierarchies}:
+            yield ModelError(
+                span,
+                f"roll-up policy of role '{role}' names unknown hierarchy '{hierarchy}'",
+                did_you_mean(hierarchy, [h.name for h in model.hierarchies]),
+            )
 
 
 def _unknown_role(span, where: str, role: str, roles: set[str]) -> ModelError:

@@ -294,6 +294,7 @@ def _security(spec, doc: Located, errors: list[ModelError]) -> Security:
             for i, f in enumerate(spec.row_filters)
         ),
         span=doc.span(at),
+        rollups=tuple((r.role, r.hierarchy, r.policy.value) for r in spec.rollups),
     )
 
 

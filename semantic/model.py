@@ -240,6 +240,8 @@ class Security:
     init_blocks: tuple[InitBlock, ...] = ()
     row_filters: tuple[RowFilter, ...] = ()
     span: SourceSpan | None = None
+    # (role, hierarchy, policy): totals above a row filter's level; partial unless declared.
+    rollups: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -232,12 +232,30 @@ class RowFilterSpec(_Spec):
     filter: str = Field(description='Condition over logical columns, e.g. "Customer"."Area" = ...')
 
 
+class Rollup(StrEnum):
+    partial = "partial"
+    full = "full"
+    hidden = "hidden"
+
+
+class RollupSpec(_Spec):
+    role: str
+    hierarchy: str
+    policy: Rollup = Field(
+        description="partial: totals of the members the role sees (the default); full: totals "
+        "of every member, hidden ones included; hidden: no totals above the filter's level"
+    )
+
+
 class SecuritySpec(_Spec):
     default_user: str | None = Field(None, description="Who runs requests that name no user")
     roles: tuple[RoleSpec, ...] = ()
     users: tuple[UserSpec, ...] = ()
     init_blocks: tuple[InitBlockSpec, ...] = ()
     row_filters: tuple[RowFilterSpec, ...] = ()
+    rollups: tuple[RollupSpec, ...] = Field(
+        (), description="How totals above a row filter's level are computed, per role and hierarchy"
+    )
 
 
 class ExpectSpec(_Spec):

@@ -671,3 +671,40 @@ def test_dense_is_refused_for_a_request_with_other_attributes(olap):
         olap.query(
             'SELECT "Time"."Month", "Customer"."Area", "Facts"."Billed" FROM "Sales"', dense=True
         )
+
+
+# ---------------------------------------------------------------- roll-up policy
+
+SHARES = (
+    'SELECT "Customer"."Municipality", "Facts"."Billed", "Facts"."Area Billed", '
+    '"Facts"."Total Billed" FROM "Sales"'
+)
+
+
+@pytest.mark.parametrize("navigate", [True, False])
+def test_partial_totals_count_the_visible_members_only(olap, detail, navigate):
+    engine = olap if navigate else detail
+    # North sees N-One (73) and N-Two (63): its area total and grand total are 136.
+    assert q(engine, SHARES, user="north") == [
+        ("N-One", 73.0, 136.0, 136.0),
+        ("N-Two", 63.0, 136.0, 136.0),
+    ]
+
+
+@pytest.mark.parametrize("navigate", [True, False])
+def test_full_totals_above_the_filter_level_include_hidden_members(olap, detail, navigate):
+    engine = olap if navigate else detail
+    # The area total stays North's (at the filter's level); the grand total is all 227.
+    assert q(engine, SHARES, user="north.full") == [
+        ("N-One", 73.0, 136.0, 227.0),
+        ("N-Two", 63.0, 136.0, 227.0),
+    ]
+
+
+@pytest.mark.parametrize("navigate", [True, False])
+def test_hidden_totals_above_the_filter_level_are_null(olap, detail, navigate):
+    engine = olap if navigate else detail
+    assert q(engine, SHARES, user="north.hidden") == [
+        ("N-One", 73.0, 136.0, None),
+        ("N-Two", 63.0, 136.0, None),
+    ]
