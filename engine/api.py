@@ -245,7 +245,7 @@ class Engine:
             self.log.write(replace(entry, error=str(e)))
             raise
         if self.verify_navigation and any(c.chosen and c.aggregate for c in compiled.candidates):
-            self._verify(logical_sql, session, entry, df)
+            self._verify(logical_sql, session, entry, df, dense)
         execute, convert = (t1 - t0) * 1000, (t2 - t1) * 1000
         timings = (*compiled.timings, ("execute", execute), ("convert", convert))
         self.log.write(
@@ -259,11 +259,15 @@ class Engine:
         )
         return Result(df, query.sql, logical_sql, timings, cache, entry.request_id)
 
-    def _verify(self, logical_sql: str, session: Session, entry, df: pd.DataFrame) -> None:
+    def _verify(
+        self, logical_sql: str, session: Session, entry, df: pd.DataFrame, dense: bool
+    ) -> None:
         """Run a routed request again on the detail sources; log the request if they differ."""
         if random.random() >= self.verify_navigation:
             return
-        detail = compile_request(logical_sql, self.model, session, None, navigate=False).query
+        detail = compile_request(
+            logical_sql, self.model, session, None, navigate=False, dense=dense
+        ).query
         expected = _frame(_floats(self._backend(detail.database).run(detail.sql)), detail.columns)
         if same_rows(df, expected):
             return

@@ -708,3 +708,11 @@ def test_hidden_totals_above_the_filter_level_are_null(olap, detail, navigate):
         ("N-One", 73.0, 136.0, None),
         ("N-Two", 63.0, 136.0, None),
     ]
+
+
+def test_verified_navigation_compares_a_dense_request_with_a_dense_detail(stale):
+    stale.query(
+        'SELECT "Time"."Month", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024',
+        dense=True,
+    )
+    assert stale.navigation_mismatches == []
