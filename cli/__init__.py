@@ -123,6 +123,9 @@ def explain(
     user: UserOption = None,
     dialect: Annotated[Dialect | None, typer.Option(help="Target dialect.")] = None,
     compact: Annotated[bool, typer.Option(help="One line, exactly as it would run.")] = False,
+    why: Annotated[
+        bool, typer.Option(help="Then list the sources considered per fact, and why each lost.")
+    ] = False,
 ) -> None:
     """Print the physical SQL a request compiles to, without running it."""
     from engine import Engine
@@ -130,6 +133,10 @@ def explain(
     engine = Engine.open(model)
     target = dialect.value if dialect else None
     typer.echo(engine.explain(sql, target, user, pretty=not compact))
+    if why:
+        typer.echo("-- sources per fact (* chosen):")
+        for c in engine.sources(sql, user):
+            typer.echo(f"-- {'*' if c.chosen else ' '} {c.fact}: {c.source}: {c.reason}")
 
 
 @app.command()

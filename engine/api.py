@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import threading
 import time
 from collections import OrderedDict
@@ -20,8 +22,10 @@ from engine.drill import DrillLevel, drill, levels
 from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
 from engine.pivot import PivotLayout, pivot_frame, pivot_requests, totals_filters
+from engine.plan import Candidate
 from engine.session import SYSTEM, Session, login
 from engine.values import ValueList, values_request
+from engine.verify import same_rows
 from physical.backend import Backend, QueryError, connect
 from physical.settings import data_folder
 from semantic.errors import ModelErrors, StrataError
@@ -104,6 +108,11 @@ class Engine:
         # Answer from aggregate sources when they can; off, every fact reads its detail source
         # (tests prove both paths give the same numbers).
         self.aggregate_navigation = True
+        # Share of answers read from an aggregate source that are run again on the detail
+        # sources and compared (1.0 in tests; a small sample in production). A difference is
+        # written to the query log and kept in `navigation_mismatches`.
+        self.verify_navigation = float(os.environ.get("STRATA_VERIFY_NAVIGATION", "0") or 0)
+        self.navigation_mismatches: list[str] = []
 
     @classmethod
     def open(cls, path: str | Path = "models/demo", store_url: str | None = None) -> Engine:
@@ -128,6 +137,18 @@ class Engine:
         """The physical SQL for `logical_sql` as `user` would run it, without running it."""
         query = self._compiled(logical_sql, dialect, self.session(user)).query
         return query.pretty if pretty else query.sql
+
+    def sources(self, logical_sql: str, user: str | None = None) -> tuple[Candidate, ...]:
+        """Why each fact query reads the source it reads: every source considered, the one
+        chosen, and the rule that rejected each other one.
+
+        >>> eng = Engine.open("models/demo")
+        >>> for c in eng.sources('SELECT "Time"."Year", "Facts"."Billed Amount" FROM "Billing"'):
+        ...     print(c.chosen, c.source, "-", c.reason.split(";")[-1].strip())
+        True monthly by area and tariff - about 720 rows
+        False invoices - answers too, but an aggregate source holds fewer rows
+        """
+        return self._compiled(logical_sql, None, self.session(user)).candidates
 
     def drill(self, logical_sql: str, column: str, value: object, user: str | None = None) -> str:
         """The request one hierarchy level below `column` ('"Time"."Year"'), filtered to
@@ -190,15 +211,17 @@ class Engine:
             self._sessions.clear()
         return True
 
-    def query(self, logical_sql: str, user: str | None = None) -> Result:
-        """Run `logical_sql` as `user`; every request, answered or refused, is logged."""
+    def query(self, logical_sql: str, user: str | None = None, dense: bool = False) -> Result:
+        """Run `logical_sql` as `user`; every request, answered or refused, is logged.
+        `dense=True`: a request by time columns only shows every calendar period, empty ones
+        as rows of NULL measures."""
         self.reload_if_changed()
         entry = QueryLogEntry(user or self.model.security.default_user or "", logical_sql)
         session = SYSTEM
         try:
             session = self.session(user)
             entry = replace(entry, user_name=session.user)
-            compiled = self._compiled(logical_sql, None, session)
+            compiled = self._compiled(logical_sql, None, session, dense)
             query = compiled.query
             entry = replace(
                 entry,
@@ -227,6 +250,8 @@ class Engine:
         except StrataError as e:
             self.log.write(replace(entry, error=str(e)))
             raise
+        if self.verify_navigation and any(c.chosen and c.aggregate for c in compiled.candidates):
+            self._verify(logical_sql, session, entry, df, dense)
         execute, convert = (t1 - t0) * 1000, (t2 - t1) * 1000
         timings = (*compiled.timings, ("execute", execute), ("convert", convert))
         self.log.write(
@@ -239,6 +264,37 @@ class Engine:
             ),
         )
         return Result(df, query.sql, logical_sql, timings, cache, entry.request_id)
+
+    def _verify(
+        self, logical_sql: str, session: Session, entry, df: pd.DataFrame, dense: bool
+    ) -> None:
+        """Run a routed request again on the detail sources; log the request if they differ."""
+        if random.random() >= self.verify_navigation:
+            return
+        detail = compile_request(
+            logical_sql, self.model, session, None, navigate=False, dense=dense
+        ).query
+        expected = _frame(_floats(self._backend(detail.database).run(detail.sql)), detail.columns)
+        if same_rows(df, expected):
+            return
+        message = (
+            f"aggregate navigation mismatch: request {entry.request_id} answered from an "
+            f"aggregate source differs from its detail sources ({len(df)} rows against "
+            f"{len(expected)}); the aggregate may be stale"
+        )
+        self.navigation_mismatches.append(message)
+        self.log.write(
+            QueryLogEntry(
+                entry.user_name,
+                logical_sql,
+                subject_area=entry.subject_area,
+                physical_sql=detail.sql,
+                dialect=detail.dialect,
+                model_hash=self.model.hash,
+                rows=len(expected),
+                error=message,
+            )
+        )
 
     def subject_areas(self, user: str | None = None) -> tuple[str, ...]:
         """The subject areas `user` may query."""
@@ -329,17 +385,21 @@ class Engine:
         self.cache.put(key, table)
         return table, "miss"
 
-    def _compiled(self, text: str, dialect: str | None, session: Session) -> Compiled:
+    def _compiled(
+        self, text: str, dialect: str | None, session: Session, dense: bool = False
+    ) -> Compiled:
         """Compile, or reuse an earlier compilation; a reuse reports its own timing."""
         start = time.perf_counter()
-        key = (text, dialect, session.user, self.aggregate_navigation)
+        key = (text, dialect, session.user, self.aggregate_navigation, dense)
         with self._lock:
             cached = self._plans.get(key)
             if cached is not None:
                 self._plans.move_to_end(key)
         if cached is not None:
             return replace(cached, timings=(("plan cache", (time.perf_counter() - start) * 1000),))
-        compiled = compile_request(text, self.model, session, dialect, self.aggregate_navigation)
+        compiled = compile_request(
+            text, self.model, session, dialect, self.aggregate_navigation, dense
+        )
         with self._lock:
             self._plans[key] = compiled
             if len(self._plans) > self.PLAN_CACHE_SIZE:

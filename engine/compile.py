@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from engine.errors import LogicalSQLError
 from engine.generate import GeneratedQuery, generate
 from engine.parse import parse
-from engine.plan import plan
+from engine.plan import Candidate, plan
 from engine.resolve import resolve
 from engine.session import Session
 from semantic.model import Model
@@ -18,6 +18,8 @@ from semantic.model import Model
 class Compiled:
     query: GeneratedQuery
     timings: tuple[tuple[str, float], ...]  # (stage, milliseconds)
+    # The sources considered per fact query, chosen or not and why (`strata explain --why`).
+    candidates: tuple[Candidate, ...] = ()
 
 
 def compile_request(
@@ -26,12 +28,14 @@ def compile_request(
     session: Session,
     dialect: str | None = None,
     navigate: bool = True,
+    dense: bool = False,
 ) -> Compiled:
     """Compile Logical SQL for `session` to physical SQL for `dialect` (default: the database's).
 
     Every path to data (a query, explain, an export, a campaign list) compiles here, so the
     session's permissions and row filters cannot be skipped. `navigate=False` keeps every
-    fact on its detail source (tests compare both paths).
+    fact on its detail source (tests compare both paths); `dense=True` shows every period of the
+    calendar, with facts or not, when the request's attributes are all time columns.
 
     >>> from engine.session import SYSTEM
     >>> from semantic import load_model
@@ -49,7 +53,7 @@ def compile_request(
     try:
         resolved = resolve(request, model, session)
         t2 = clock()
-        planned = plan(resolved, model, navigate)
+        planned = plan(resolved, model, navigate, dense)
         t3 = clock()
         query = generate(planned, model, dialect or model.database(planned.database).dialect)
         t4 = clock()
@@ -59,5 +63,7 @@ def compile_request(
     stages = ("parse", "resolve", "plan", "generate")
     marks = (t0, t1, t2, t3, t4)
     return Compiled(
-        query, tuple((s, (marks[i + 1] - marks[i]) * 1000) for i, s in enumerate(stages))
+        query,
+        tuple((s, (marks[i + 1] - marks[i]) * 1000) for i, s in enumerate(stages)),
+        planned.candidates,
     )

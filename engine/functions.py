@@ -73,3 +73,37 @@ def read(node: exp.Expression) -> Special:
         return Special(kind, measure.sql(), by=by)
     hierarchy, level, start, end = values
     return Special(kind, measure.sql(), (), hierarchy, level or None, int(start), int(end))
+
+
+TIME_FUNCTIONS = {"AGO": AGO, "TODATE": TODATE, "PERIODROLLING": ROLLING}
+
+
+def time_function(node: exp.Expression, model, measure: exp.Expression) -> exp.Expression:
+    """A time-series call written in the business model (a derived measure's formula) as the
+    node the planner reads; `measure` is its first argument, already expanded.
+
+    >>> import sqlglot
+    >>> from semantic import load_model
+    >>> call = sqlglot.parse_one('AGO("Billing"."Billed Amount", "Time"."Month", 12)')
+    >>> print(time_function(call, load_model("models/demo"), call.expressions[0]).sql())
+    STRATA_AGO("Billing"."Billed Amount", 'Time', 'Month', '12', '0')
+    """
+    name = node.name.upper()
+    kind = TIME_FUNCTIONS[name]
+    args = node.expressions[1:]
+    if kind == ROLLING:
+        start, end = (int(a.sql()) for a in args)
+        hierarchy = next(h for h in model.hierarchies if h.time)
+        return time_node(kind, measure, hierarchy.name, None, start, end)
+    hierarchy, level = time_level(args[0], model)
+    periods = int(args[1].sql()) if kind == AGO else 0
+    return time_node(kind, measure, hierarchy, level, periods, 0)
+
+
+def time_level(node: exp.Expression, model) -> tuple[str, str]:
+    """(hierarchy, level) of a time level named by its key column, "Table"."Column"."""
+    if isinstance(node, exp.Column) and node.table:
+        for hierarchy, depth in model.levels_of(node.table, node.name):
+            if hierarchy.time and hierarchy.levels[depth].key == node.name:
+                return hierarchy.name, hierarchy.levels[depth].name
+    raise KeyError(node.sql())

@@ -18,6 +18,7 @@ from engine.plan import (
     QueryPlan,
     compared_column,
     last_period,
+    partial,
     physical_column,
 )
 from semantic.model import ColumnKind, LogicalColumn, Model
@@ -80,7 +81,15 @@ def generate(plan: QueryPlan, model: Model, dialect: str = "duckdb") -> Generate
     # copy=False: the tree was built for this call alone, and copying it cost 0.3 ms.
     sql = tree.sql(dialect=dialect, identify=True, copy=False)
     tables = tuple(
-        dict.fromkeys(t for f in plan.facts for t in (f.source.base, *(s.table for s in f.joins)))
+        dict.fromkeys(
+            t
+            for f in plan.facts
+            for t in (
+                f.source.base,
+                *(s.table for s in f.joins),
+                *(x.reads for x in (f.source, *f.fragments) if x.reads),
+            )
+        )
     )
     area = plan.request.subject_area.name
     return GeneratedQuery(sql, dialect, plan.database, columns, tree, area, tables)
@@ -96,6 +105,20 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     aliases = []
     joins = []
     main = [f for f in plan.facts if f.keys is None]
+    if plan.dense is not None:
+        # Every period the calendar holds (under the request's time conditions) drives the
+        # rows; each fact is joined to it, so a period without facts is a row of NULLs.
+        axis = exp.Select(
+            expressions=[_alias(_physical(g, model), f"d{k}") for k, g in enumerate(grain)],
+            from_=exp.From(this=_table(plan.dense.table, model)),
+            group=exp.Group(expressions=[_physical(g, model) for g in grain]),
+        )
+        if plan.dense.filters:
+            axis.set("where", _where(_physical(c, model) for c in plan.dense.filters))
+        source = exp.From(
+            this=exp.Subquery(this=axis, alias=exp.TableAlias(this=exp.to_identifier("a")))
+        )
+        aliases.append("a")
     for i, fact in enumerate(main):
         alias = f"f{i}"
         for j, measure in enumerate(fact.measures):
@@ -104,7 +127,7 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
             this=_fact_select(fact, grain, fact.filters, model),
             alias=exp.TableAlias(this=exp.to_identifier(alias)),
         )
-        if i == 0:
+        if i == 0 and plan.dense is None:
             source = exp.From(this=subquery)
         elif grain:
             on = exp.and_(
@@ -117,11 +140,15 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
                 ),
                 copy=False,
             )
-            joins.append(exp.Join(this=subquery, on=on, side="FULL", kind="OUTER"))
+            side = "LEFT" if plan.dense is not None else "FULL"
+            joins.append(
+                exp.Join(this=subquery, on=on, side=side, kind=None if side == "LEFT" else "OUTER")
+            )
         else:
             # Without a grain each side is one total row.
             joins.append(exp.Join(this=subquery, kind="CROSS"))
-        aliases.append(alias)
+        if plan.dense is None:
+            aliases.append(alias)
     for i, fact in enumerate(f for f in plan.facts if f.keys is not None):
         # A side query (a measure at another grain) is joined to the stitched rows on the
         # grain columns it keeps; LEFT, so it never adds or removes a row.
@@ -207,12 +234,14 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
     if fact.preaggregate:
         source = _preaggregated(fact, model)
         measures = [_reaggregate(m, j, base) for j, m in enumerate(fact.measures)]
+    elif len(fact.fragments) > 1:
+        source = _table(base, model)  # replaced per fragment below
+        measures = [_aggregate(m, base, model) for m in fact.measures]
     elif fact.source.is_aggregate:
         source = _table(base, model)
-        mapped = dict(fact.source.measures)
-        measures = [_merged(m, mapped[m.name]) for m in fact.measures]
+        measures = [_merged(m, partial(m, fact.source, model)) for m in fact.measures]
     else:
-        source = _table(base, model)
+        source = _base_table(fact, model)
         measures = [_aggregate(m, base, model) for m in fact.measures]
     joins = [
         # LEFT: a fact row whose dimension key is NULL or dangling still counts in totals.
@@ -242,46 +271,55 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
     )
     if filters:
         select.set("where", _where(_condition(c, fact, model, guard) for c in filters))
-    if any(m.last_over for m in fact.measures):
-        return _last_over_time(select, fact, list(positions), dimensions, model)
+    if len(fact.fragments) > 1 or any(m.last_over for m in fact.measures):
+        return _row_level(select, fact, list(positions), dimensions, model)
     if dimensions and (measures or not _has_key(base, dimensions, model)):
         select.set("group", exp.Group(expressions=[d.copy() for d in dimensions]))
     return select
 
 
-def _last_over_time(
+def _row_level(
     select: exp.Select, fact: FactQuery, positions: list[int], dimensions: list, model: Model
 ) -> exp.Select:
-    """Semi-additive measures: each group's rows at its last period, then aggregated.
+    """Aggregate the fact's rows in a second step: for semi-additive measures, which need
+    each group's last period beside every row, and for fragments, whose rows are combined
+    by UNION ALL first (so a count distinct or an average is computed once, over all rows).
 
-    The fact's rows (joined and filtered as usual) are read once with the latest period of
-    their group beside them (MAX ... OVER (PARTITION BY the grain), which every engine has);
-    a semi-additive measure aggregates only the rows at that period, the others all rows.
+    Semi-additive: MAX(period) OVER (PARTITION BY the grain), which every engine has; such a
+    measure aggregates only the rows at that period, the other measures every row.
     """
-    inner = select
-    values = []
-    for j, measure in enumerate(fact.measures):
-        expr = measure.expr.copy()
-        values.append(_alias(expr, f"v{j}"))
-    period = last_period(fact.measures[0], model)
-    for m in fact.measures:
-        if m.last_over:
-            period = last_period(m, model)
-            break
-    window = exp.Window(
-        this=exp.Max(this=period.copy()),
-        partition_by=[d.copy() for d in dimensions] or None,
-    )
-    inner.set(
-        "expressions",
-        [
-            *(_alias(d, f"d{k}") for k, d in zip(positions, dimensions, strict=True)),
-            *values,
-            _alias(period.copy(), "__t"),
-            _alias(window, "__last"),
-        ],
-    )
-    rows = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("__rows")))
+    semi = next((m for m in fact.measures if m.last_over), None)
+    period = last_period(semi, model) if semi is not None else None
+    items = [
+        *(_alias(d, f"d{k}") for k, d in zip(positions, dimensions, strict=True)),
+        *(_alias(m.expr.copy(), f"v{j}") for j, m in enumerate(fact.measures)),
+    ]
+    if period is not None:
+        items.append(_alias(period.copy(), "__t"))
+    select.set("expressions", items)
+    if len(fact.fragments) > 1:
+        parts = []
+        for fragment in fact.fragments:
+            part = select.copy()
+            part.set("from_", exp.From(this=_table(fact.source.base, model, fragment.reads)))
+            parts.append(part)
+        rows: exp.Expression = parts[0]
+        for part in parts[1:]:
+            rows = exp.Union(this=rows, expression=part, distinct=False)
+    else:
+        rows = select
+    if period is not None:
+        keys = [exp.column(f"d{k}", "__all") for k in positions]
+        window = exp.Window(
+            this=exp.Max(this=exp.column("__t", "__all")), partition_by=keys or None
+        )
+        rows = exp.Select(
+            expressions=[exp.Star(), _alias(window, "__last")],
+            from_=exp.From(
+                this=exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("__all")))
+            ),
+        )
+    rows = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("__rows")))
     at_last = exp.EQ(this=exp.column("__t", "__rows"), expression=exp.column("__last", "__rows"))
     measures = []
     for j, measure in enumerate(fact.measures):
@@ -382,11 +420,16 @@ def _order(name: str) -> exp.Order:
 
 def _merged(measure: LogicalColumn, partial: exp.Expression) -> exp.Expression:
     """A measure merged from an aggregate source's partial aggregates: sums and counts are
-    summed, minima and maxima taken again. The planner never routes anything else here."""
+    summed, minima and maxima taken again, an average is the sum of its sums over the sum of
+    its counts. The planner never routes anything else here."""
     if measure.aggregation is Aggregation.count:
         return exp.Coalesce(this=exp.Sum(this=partial.copy()), expressions=[exp.Literal.number(0)])
     if measure.aggregation is Aggregation.sum:
         return exp.Sum(this=partial.copy())
+    if measure.aggregation is Aggregation.avg:
+        # Never an average of averages: the sums and the counts are summed separately.
+        total = exp.Cast(this=exp.Sum(this=partial.this.copy()), to=exp.DataType.build("double"))
+        return exp.Div(this=total, expression=exp.Sum(this=partial.expression.copy()))
     return _AGGREGATES[measure.aggregation](partial.copy())
 
 
@@ -447,8 +490,15 @@ def _join_condition(join) -> exp.Expression:
     )
 
 
-def _table(name: str, model: Model) -> exp.Expression:
-    table = model.table(name)
+def _base_table(fact: FactQuery, model: Model) -> exp.Expression:
+    """The fact's base table; a single fragment reads its own physical table under the base's
+    name, so every expression and join of the model still applies."""
+    reads = fact.fragments[0].reads if fact.fragments else fact.source.reads
+    return _table(fact.source.base, model, reads)
+
+
+def _table(name: str, model: Model, reads: str | None = None) -> exp.Expression:
+    table = model.table(reads or name)
     return exp.Table(
         this=exp.to_identifier(table.table),
         db=exp.to_identifier(table.schema) if table.schema else None,
@@ -544,7 +594,7 @@ def _preaggregated(fact: FactQuery, model: Model) -> exp.Subquery:
     ]
     inner = exp.Select(
         expressions=[*(_alias(k, k.name) for k in keys), *partials],
-        from_=exp.From(this=_table(base, model)),
+        from_=exp.From(this=_base_table(fact, model)),
         group=exp.Group(expressions=[k.copy() for k in keys]),
     )
     return exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(base)))

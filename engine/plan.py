@@ -9,7 +9,19 @@ from dataclasses import dataclass, field, replace
 from sqlglot import exp
 
 from engine.errors import LogicalSQLError, quoted
-from engine.functions import AGO, LEVEL, ROLLING, TODATE, is_special, level_node, measure_of, read
+from engine.fragments import may_overlap
+from engine.functions import (
+    AGO,
+    LEVEL,
+    ROLLING,
+    TIME_FUNCTIONS,
+    TODATE,
+    is_special,
+    level_node,
+    measure_of,
+    read,
+    time_function,
+)
 from engine.resolve import Output, ResolvedRequest
 from semantic.model import ColumnKind, JoinStep, LogicalColumn, LogicalSource, Model
 from semantic.spec import Aggregation, TableKind
@@ -38,6 +50,8 @@ class FactQuery:
     keys: tuple[int, ...] | None = None
     special: str | None = None  # the node it computes (engine.functions), as SQL
     period: Period | None = None  # time series: how periods map onto the query's periods
+    # A fragmented source: the fragments this query reads (UNION ALL when several).
+    fragments: tuple[LogicalSource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,10 +73,11 @@ class Period:
 class Candidate:
     """A logical table source considered for a fact query, and why it was not chosen."""
 
-    fact: str
+    fact: str  # the logical fact, with the level or time-series function it computes
     source: str
     chosen: bool
     reason: str
+    aggregate: bool = False  # an aggregate source (a routed query, when chosen)
 
 
 @dataclass(frozen=True)
@@ -72,9 +87,20 @@ class QueryPlan:
     grain: tuple[int, ...]  # indexes of the attribute outputs
     database: str
     candidates: tuple[Candidate, ...] = ()
+    # Dense time axis: every period of the calendar the request's time conditions keep,
+    # as (physical calendar table, its conditions), with or without facts.
+    dense: DenseAxis | None = None
 
 
-def plan(request: ResolvedRequest, model: Model, navigate: bool = True) -> QueryPlan:
+@dataclass(frozen=True)
+class DenseAxis:
+    table: str  # the physical calendar table
+    filters: tuple[exp.Expression, ...] = field(compare=False)  # logical, time columns only
+
+
+def plan(
+    request: ResolvedRequest, model: Model, navigate: bool = True, dense: bool = False
+) -> QueryPlan:
     """Choose the fact queries and join paths for `request`.
 
     >>> from engine.parse import parse
@@ -96,6 +122,11 @@ def plan(request: ResolvedRequest, model: Model, navigate: bool = True) -> Query
     needed = _physical_tables(attributes, model)
     trees = [o.expr for o in request.outputs if o.is_measure] + list(request.measure_filters)
     specials = _specials(trees)
+    full: dict[str, tuple] = {}
+    if request.row_filters and specials:
+        request, full = _rollup(request, specials, model)
+        trees = [o.expr for o in request.outputs if o.is_measure] + list(request.measure_filters)
+        specials = _specials(trees)
     measures = _base_measures(trees, model)
     candidates: list[Candidate] = []
     if measures or specials:
@@ -117,7 +148,8 @@ def plan(request: ResolvedRequest, model: Model, navigate: bool = True) -> Query
             for fact, group in by_fact.items()
         ]
         sides = [
-            _side_query(node, grain, request, model, navigate, candidates) for node in specials
+            _side_query(node, grain, request, model, navigate, candidates, full.get(node.sql()))
+            for node in specials
         ]
         facts = tuple(main + sides)
     else:
@@ -132,7 +164,33 @@ def plan(request: ResolvedRequest, model: Model, navigate: bool = True) -> Query
             "the request combines facts from several databases: " + ", ".join(sorted(databases)),
             "query each database's facts separately",
         )
-    return QueryPlan(request, facts, grain, databases.pop(), tuple(candidates))
+    axis = _dense_axis(request, grain, model) if dense else None
+    return QueryPlan(request, facts, grain, databases.pop(), tuple(candidates), axis)
+
+
+def _dense_axis(request: ResolvedRequest, grain: tuple[int, ...], model: Model):
+    """The calendar periods a dense request shows, or None if it selects no time column.
+
+    Only requests whose attributes are all time columns are densified: with other columns,
+    the empty rows would be a cross product of every period with every other member.
+    """
+    time_tables = {h.table for h in model.hierarchies if h.time}
+    exprs = [request.outputs[i].expr for i in grain]
+    logical = {r[0] for e in exprs for r in _refs_of(e)}
+    if not exprs or not logical & time_tables:
+        return None
+    if logical - time_tables:
+        raise LogicalSQLError(
+            "dense time axes need a request whose attributes are all time columns",
+            "remove the other attributes, or turn dense off",
+        )
+    physical = set(_physical_tables(exprs, model))
+    if len(physical) != 1:
+        raise LogicalSQLError("dense time axes need the time columns of one calendar table")
+    filters = tuple(
+        f for f in request.filters if {r[0] for r in _refs_of(f)} <= time_tables and _refs_of(f)
+    )
+    return DenseAxis(physical.pop(), filters)
 
 
 # ---------------------------------------------------------------- level-based measures
@@ -181,7 +239,7 @@ def _expand(tree: exp.Expression, outputs: list, model: Model) -> exp.Expression
                     else n
                 )
             )
-            expanded = _expand(formula, outputs, model)
+            expanded = _expand(_time_functions(formula, model), outputs, model)
             return (
                 expanded
                 if isinstance(expanded, (exp.Column, exp.Func))
@@ -196,6 +254,22 @@ def _expand(tree: exp.Expression, outputs: list, model: Model) -> exp.Expression
         return node
 
     return tree.transform(swap, copy=True)
+
+
+def _time_functions(formula: exp.Expression, model: Model) -> exp.Expression:
+    """AGO, TODATE and PERIODROLLING in a derived measure's formula, as planner nodes."""
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and node.name.upper() in TIME_FUNCTIONS:
+            measure = _time_functions(node.expressions[0], model)
+            return time_function(node, model, measure)
+        return node
+
+    if not any(
+        isinstance(n, exp.Anonymous) and n.name.upper() in TIME_FUNCTIONS for n in formula.walk()
+    ):
+        return formula
+    return formula.transform(swap, copy=True)
 
 
 def _level_by(column: LogicalColumn, outputs: list, model: Model):
@@ -293,8 +367,10 @@ def _side_query(
     model: Model,
     navigate: bool,
     candidates: list,
+    row_filters: tuple | None = None,
 ) -> FactQuery:
-    """The query computing a level node or a time series, at its own grain."""
+    """The query computing a level node or a time series, at its own grain; `row_filters`
+    replaces the session's (a 'full' roll-up policy drops those its total rises above)."""
     spec = read(node)
     measures = _base_measures([measure_of(node)], model)
     facts = {m.table for m in measures}
@@ -313,18 +389,91 @@ def _side_query(
     else:
         keys, period, filters = _time_series(spec, exprs, filters, request, model)
     touched = [exprs[k] for k in keys] + filters
+    found: list[Candidate] = []
+    fact = facts.pop()
     query = _fact_query(
-        facts.pop(),
+        fact,
         measures,
         _physical_tables(touched, model),
         touched,
         request,
         model,
         navigate,
-        candidates,
+        found,
     )
+    label = f"{fact} for {_label(spec)}"
+    candidates.extend(replace(c, fact=label) for c in found)
     query = replace(query, keys=keys, special=node.sql(), period=period)
+    if row_filters is not None:
+        request = replace(request, row_filters=row_filters)
     return _with_filters(query, request, model, filters)
+
+
+_POLICY_ORDER = ("hidden", "partial", "full")
+
+
+def _rollup(request: ResolvedRequest, specials: list, model: Model):
+    """Apply the session's roll-up policies to level-based totals above a row filter's level:
+    partial (the default) keeps the row filter, full drops it for that total, hidden shows
+    no total (NULL). The same request on an aggregate source gets the same policy, since the
+    policy changes the plan before a source is chosen.
+    """
+    session = request.session
+    policies: dict[str, str] = {}
+    for role, hierarchy, policy in model.security.rollups:
+        if role in session.roles:
+            current = policies.get(hierarchy, "hidden")
+            policies[hierarchy] = max(current, policy, key=_POLICY_ORDER.index)
+    if not policies:
+        return request, {}
+    filtered: dict[str, int] = {}  # hierarchy -> depth of the row filter's level
+    by_filter: list[tuple[tuple, set[str]]] = []
+    for rule in request.row_filters:
+        hierarchies = set()
+        for ref in _refs_of(rule[1]):
+            for h, d in model.levels_of(*ref):
+                filtered[h.name] = max(filtered.get(h.name, -1), d)
+                hierarchies.add(h.name)
+        by_filter.append((rule, hierarchies))
+    hidden: set[str] = set()
+    full: dict[str, tuple] = {}
+    for node in specials:
+        spec = read(node)
+        if spec.kind != LEVEL:
+            continue
+        above = set()
+        for name, depth in filtered.items():
+            held = [d for ref in spec.by for h, d in model.levels_of(*ref) if h.name == name]
+            if not held or max(held) < depth:
+                above.add(name)
+        rule_set = {policies.get(name, "partial") for name in above}
+        if "hidden" in rule_set:
+            hidden.add(node.sql())
+        elif "full" in rule_set:
+            dropped = {n for n in above if policies.get(n) == "full"}
+            full[node.sql()] = tuple(r for r, hs in by_filter if not hs & dropped)
+    if hidden:
+
+        def blank(n: exp.Expression) -> exp.Expression:
+            return exp.Null() if is_special(n) and n.sql() in hidden else n
+
+        outputs = tuple(
+            replace(o, expr=o.expr.transform(blank)) if o.is_measure else o for o in request.outputs
+        )
+        measure_filters = tuple(f.transform(blank) for f in request.measure_filters)
+        request = replace(request, outputs=outputs, measure_filters=measure_filters)
+    return request, full
+
+
+def _label(spec) -> str:
+    if spec.kind == LEVEL:
+        by = ", ".join(quoted(*ref) for ref in spec.by)
+        return f"{spec.measure} by {by}" if by else f"{spec.measure}, grand total"
+    name = {AGO: "AGO", TODATE: "TODATE", ROLLING: "PERIODROLLING"}[spec.kind]
+    if spec.kind == ROLLING:
+        return f"{name}({spec.measure}, {spec.start}, {spec.end})"
+    level = f"{spec.hierarchy}.{spec.level}"
+    return f"{name}({spec.measure}, {level}" + (f", {spec.start})" if spec.kind == AGO else ")")
 
 
 def _time_series(spec, exprs, filters, request: ResolvedRequest, model: Model):
@@ -443,11 +592,31 @@ def _reach(
     return tuple(steps.values()), None
 
 
+def partial(measure: LogicalColumn, source: LogicalSource, model: Model) -> exp.Expression | None:
+    """The aggregate source's column holding `measure`'s partial aggregate, if any. A
+    level-based measure reads the mapping of the plain measure it repeats (same expression
+    and rule): fixing it at a level changes its grouping, not what it adds up."""
+    mapped = dict(source.measures)
+    if measure.name in mapped:
+        return mapped[measure.name]
+    if measure.levels:
+        for other in model.logical_table(measure.table).columns:
+            same = (
+                other.kind is ColumnKind.measure
+                and not other.levels
+                and other.aggregation is measure.aggregation
+                and other.expr is not None
+                and other.expr.sql() == measure.expr.sql()
+            )
+            if same and other.name in mapped:
+                return mapped[other.name]
+    return None
+
+
 def _measure_tables(
     measures: list[LogicalColumn], source: LogicalSource, model: Model
 ) -> list[str]:
-    mapped = dict(source.measures)
-    trees = [mapped[m.name] if source.is_aggregate else m.expr for m in measures]
+    trees = [partial(m, source, model) if source.is_aggregate else m.expr for m in measures]
     trees += [last_period(m, model) for m in measures if m.last_over is not None]
     return [t.table for tree in trees for t in tree.find_all(exp.Column)]
 
@@ -477,7 +646,12 @@ def _fact_query(
     missing = None
     usable: list[tuple[float, int, LogicalSource, tuple]] = []
     notes: list[tuple[LogicalSource, str]] = []
-    for order, source in enumerate(model.logical_table(fact).sources):
+    sources = model.logical_table(fact).sources
+    fragments = tuple(s for s in sources if s.fragment is not None)
+    needed_fragments = _needed_fragments(fragments, [*attributes, *touched])
+    for order, source in enumerate(sources):
+        if source.fragment is not None and source is not fragments[0]:
+            continue  # the fragments are one candidate, considered at the first one
         if source.is_aggregate and not navigate:
             notes.append((source, "aggregate navigation is off"))
             continue
@@ -495,6 +669,7 @@ def _fact_query(
         usable.append((cost, order, source, joins))
     if usable:
         _, _, chosen, joins = min(usable, key=lambda u: (u[0], u[1]))
+        chosen_fragments = needed_fragments if chosen.fragment is not None else ()
         if candidates is not None:
             for _, _, source, _ in usable:
                 if source is not chosen:
@@ -504,9 +679,24 @@ def _fact_query(
                         else ("answers too, but an aggregate source holds fewer rows")
                     )
                     notes.append((source, reason))
-            candidates.append(Candidate(fact, chosen.name, True, _why(chosen, model)))
-            candidates.extend(Candidate(fact, s.name, False, r) for s, r in notes)
-        return FactQuery(fact, chosen, joins, tuple(measures))
+            name = " + ".join(f.name for f in chosen_fragments) or chosen.name
+            candidates.append(Candidate(fact, name, True, _why(chosen, model), chosen.is_aggregate))
+            candidates.extend(Candidate(fact, s.name, False, r, s.is_aggregate) for s, r in notes)
+        for fragment in fragments:
+            if (
+                chosen.fragment is not None
+                and fragment not in chosen_fragments
+                and candidates is not None
+            ):
+                candidates.append(
+                    Candidate(
+                        fact,
+                        fragment.name,
+                        False,
+                        "its fragment condition excludes the request's conditions",
+                    )
+                )
+        return FactQuery(fact, chosen, joins, tuple(measures), fragments=chosen_fragments)
     names = request.names
     measure = names.get(measures[0].ref, quoted(*measures[0].ref))
     if missing is None:
@@ -522,7 +712,14 @@ def _fact_query(
     )
 
 
-_MERGEABLE = {Aggregation.sum, Aggregation.count, Aggregation.min, Aggregation.max}
+# avg merges as SUM(sums) / SUM(counts) from a mapping written `sums / counts`.
+_MERGEABLE = {
+    Aggregation.sum,
+    Aggregation.count,
+    Aggregation.min,
+    Aggregation.max,
+    Aggregation.avg,
+}
 
 
 def _aggregate_problem(
@@ -531,17 +728,16 @@ def _aggregate_problem(
     """Why an aggregate source cannot answer, or None if it can (detail sources always can)."""
     if not source.is_aggregate:
         return None
-    mapped = dict(source.measures)
     for measure in measures:
         if measure.last_over is not None:
             return f"'{measure.name}' is semi-additive (last over time): detail rows only"
-        if measure.name not in mapped:
-            return f"holds no partial aggregate of '{measure.name}'"
         if measure.aggregation not in _MERGEABLE:
             return (
                 f"'{measure.name}' ({measure.aggregation.value}) cannot be merged from "
                 "partial aggregates"
             )
+        if partial(measure, source, model) is None:
+            return f"holds no partial aggregate of '{measure.name}'"
     held = {name: model.hierarchy(name).depth(level) for name, level in source.content}
     for tree in touched:
         for ref in tree.find_all(exp.Column):
@@ -558,6 +754,17 @@ def _aggregate_problem(
     return None
 
 
+def _needed_fragments(
+    fragments: tuple[LogicalSource, ...], conditions: list[exp.Expression]
+) -> tuple[LogicalSource, ...]:
+    """The fragments whose condition may hold together with the request's conditions (at
+    least one, so that the query still has a table to read)."""
+    if not fragments:
+        return ()
+    found = tuple(f for f in fragments if may_overlap(f.fragment, conditions))
+    return found or fragments[:1]
+
+
 def _cost(source: LogicalSource, model: Model) -> float:
     """Estimated rows: the product of member counts at the source's content levels."""
     cost = 1.0
@@ -571,6 +778,8 @@ def _cost(source: LogicalSource, model: Model) -> float:
 
 
 def _why(source: LogicalSource, model: Model) -> str:
+    if source.fragment is not None:
+        return "fragments of the detail whose conditions meet the request's (UNION ALL)"
     if not source.is_aggregate:
         return "detail source: answers every level"
     content = ", ".join(f"{h}: {lv}" for h, lv in source.content)
@@ -652,6 +861,7 @@ def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Mo
         not fact.joins
         or fact.source.is_aggregate
         or fact.keys is not None
+        or len(fact.fragments) > 1
         or any(
             m.aggregation not in _DECOMPOSABLE
             or m.last_over is not None

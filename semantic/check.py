@@ -29,6 +29,7 @@ def check(model: Model) -> list[ModelError]:
         *_hierarchies(model),
         *_presentation(model),
         *_security(model),
+        *_rollups(model),
     ]
 
 
@@ -225,8 +226,62 @@ def _physical_refs(
             )
 
 
+_TIME_FUNCTIONS = {"AGO": 3, "TODATE": 2, "PERIODROLLING": 3}
+
+
+def _time_calls(model: Model, column: LogicalColumn) -> Iterator[ModelError]:
+    """AGO(m, level, n), TODATE(m, level), PERIODROLLING(m, start, end) in a formula."""
+    for call in column.formula.find_all(exp.Anonymous):
+        name = call.name.upper()
+        if name not in _TIME_FUNCTIONS:
+            continue
+        args = call.expressions
+        if len(args) != _TIME_FUNCTIONS[name]:
+            yield ModelError(
+                column.span,
+                f"{name} in '{column.name}' takes {_TIME_FUNCTIONS[name]} arguments, "
+                f"got {len(args)}",
+            )
+            continue
+        numbers = args[1:] if name == "PERIODROLLING" else args[2:]
+        for arg in numbers:
+            if not arg.sql().lstrip("-").isdigit():
+                yield ModelError(
+                    column.span, f"{name} in '{column.name}' needs a whole number, not {arg.sql()}"
+                )
+        if name == "PERIODROLLING":
+            if not any(h.time for h in model.hierarchies):
+                yield ModelError(column.span, f"{name} in '{column.name}' needs a time hierarchy")
+            continue
+        level = args[1]
+        keys = [f'"{h.table}"."{lv.key}"' for h in model.hierarchies if h.time for lv in h.levels]
+        found = (
+            isinstance(level, exp.Column)
+            and level.table
+            and any(
+                h.time and h.levels[d].key == level.name
+                for h, d in model.levels_of(level.table, level.name)
+            )
+        )
+        if not found:
+            yield ModelError(
+                column.span,
+                f"{name} in '{column.name}' names {level.sql()}, which is not a level key of a "
+                "time hierarchy",
+                f"levels: {', '.join(keys)}" if keys else "declare a hierarchy with time: true",
+            )
+
+
 def _formula_refs(model: Model, table: LogicalTable, column: LogicalColumn) -> Iterator[ModelError]:
+    yield from _time_calls(model, column)
+    levels = {
+        id(call.expressions[1])
+        for call in column.formula.find_all(exp.Anonymous)
+        if call.name.upper() in ("AGO", "TODATE") and len(call.expressions) > 1
+    }
     for ref in column.formula.find_all(exp.Column):
+        if id(ref) in levels:
+            continue
         owner = ref.table or table.name
         try:
             target = model.logical_column(owner, ref.name)
@@ -336,6 +391,57 @@ def _hierarchies(model: Model) -> Iterator[ModelError]:
                 )
         for source in table.sources:
             yield from _aggregate_source(model, table, source)
+        yield from _fragments(model, table)
+
+
+def _fragments(model: Model, table: LogicalTable) -> Iterator[ModelError]:
+    fragments = [s for s in table.sources if s.fragment is not None]
+    tables = {t.name: t for t in model.tables}
+    for source in table.sources:
+        if source.reads is not None and source.reads not in tables:
+            yield ModelError(
+                source.span,
+                f"source '{source.name}' of '{table.name}' reads unknown table '{source.reads}'",
+                did_you_mean(source.reads, tables),
+            )
+        elif source.reads is not None and source.base in tables:
+            missing = set(tables[source.base].column_names()) - set(
+                tables[source.reads].column_names()
+            )
+            if missing:
+                yield ModelError(
+                    source.span,
+                    f"'{source.reads}' cannot stand for '{source.base}': it lacks "
+                    + ", ".join(sorted(missing)),
+                )
+    if not fragments:
+        return
+    for source in table.sources:
+        if source.content:
+            continue
+        if source.fragment is None:
+            yield ModelError(
+                source.span,
+                f"source '{source.name}' of '{table.name}' is no fragment, but the fact's other "
+                "detail sources are",
+                "give every detail source of a fragmented fact a 'fragment' condition",
+            )
+    if len({s.base for s in fragments}) > 1:
+        yield ModelError(
+            fragments[-1].span,
+            f"the fragments of '{table.name}' must share their base table (use 'reads' for "
+            "each fragment's own table)",
+        )
+    for source in fragments:
+        for ref in source.fragment.find_all(exp.Column):
+            column = _column(model, ref.table, ref.name) if ref.table else None
+            if column is None or column.kind is not ColumnKind.attribute:
+                yield ModelError(
+                    source.span,
+                    f"fragment condition of '{source.name}' refers to {ref.sql()}, not a logical "
+                    "attribute",
+                    'write logical columns as "Table"."Column"',
+                )
 
 
 def _last_over(model: Model, table: LogicalTable, column: LogicalColumn) -> Iterator[ModelError]:
@@ -381,7 +487,14 @@ def _level_ref(model: Model, span, where: str, hierarchy: str, level: str) -> It
         )
 
 
-_MERGEABLE = {Aggregation.sum, Aggregation.count, Aggregation.min, Aggregation.max}
+# What can be merged from partial aggregates; the reminder (an average) needs two partials.
+_MERGEABLE = {
+    Aggregation.sum,
+    Aggregation.count,
+    Aggregation.min,
+    Aggregation.max,
+    Aggregation.avg,
+}
 
 
 def _aggregate_source(model: Model, table: LogicalTable, source) -> Iterator[ModelError]:
@@ -427,8 +540,19 @@ def _aggregate_source(model: Model, table: LogicalTable, source) -> Iterator[Mod
                 source.span,
                 f"{where} maps '{name}' ({measures[name].aggregation.value}), which cannot be "
                 "re-aggregated from partial results",
-                "only sum, count, min and max merge; count distinct and avg are answered "
-                "from the detail source",
+                "sum, count, min and max merge, avg as 'sums / counts'; count distinct is "
+                "answered from the detail source",
+            )
+        elif (
+            measures[name].aggregation is Aggregation.avg
+            and tree is not None
+            and not isinstance(tree, exp.Div)
+        ):
+            yield ModelError(
+                source.span,
+                f"{where} maps the average '{name}' to '{tree.sql()}'",
+                "map an average as the column of sums divided by the column of counts, "
+                "e.g. agg.billed / agg.invoices: it is merged as SUM(sums) / SUM(counts)",
             )
         if tree is not None:
             for ref in tree.find_all(exp.Column):
@@ -565,6 +689,20 @@ def _security(model: Model) -> Iterator[ModelError]:
                     f"row filter reads session variable {name}, which no user or init block sets",
                     did_you_mean(name, known),
                 )
+
+
+def _rollups(model: Model) -> Iterator[ModelError]:
+    roles = {r.name for r in model.security.roles}
+    span = model.security.span
+    for role, hierarchy, _ in model.security.rollups:
+        if role not in roles:
+            yield _unknown_role(span, "roll-up policy", role, roles)
+        if hierarchy not in {h.name for h in model.hierarchies}:
+            yield ModelError(
+                span,
+                f"roll-up policy of role '{role}' names unknown hierarchy '{hierarchy}'",
+                did_you_mean(hierarchy, [h.name for h in model.hierarchies]),
+            )
 
 
 def _unknown_role(span, where: str, role: str, roles: set[str]) -> ModelError:

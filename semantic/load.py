@@ -294,6 +294,7 @@ def _security(spec, doc: Located, errors: list[ModelError]) -> Security:
             for i, f in enumerate(spec.row_filters)
         ),
         span=doc.span(at),
+        rollups=tuple((r.role, r.hierarchy, r.policy.value) for r in spec.rollups),
     )
 
 
@@ -368,6 +369,8 @@ def _logical_table(table, doc: Located, at: tuple, errors: list[ModelError]) -> 
                 (name, _expression(text, doc.span((*at, "sources", i, "measures", name)), errors))
                 for name, text in s.measures.items()
             ),
+            _expression(s.fragment, doc.span((*at, "sources", i, "fragment")), errors),
+            s.reads,
         )
         for i, s in enumerate(table.sources)
         if s.tables

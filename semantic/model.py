@@ -98,6 +98,9 @@ class LogicalSource:
     content: tuple[tuple[str, str], ...] = ()
     # Measure name -> physical expression of its partial aggregate in this source.
     measures: tuple[tuple[str, exp.Expression], ...] = field(default=(), compare=False)
+    # A fragment: the condition (over logical columns) every row of this source meets.
+    fragment: exp.Expression | None = field(default=None, compare=False)
+    reads: str | None = None  # physical table read for the base (a fragment's own table)
 
     @property
     def is_aggregate(self) -> bool:
@@ -237,6 +240,8 @@ class Security:
     init_blocks: tuple[InitBlock, ...] = ()
     row_filters: tuple[RowFilter, ...] = ()
     span: SourceSpan | None = None
+    # (role, hierarchy, policy): totals above a row filter's level; partial unless declared.
+    rollups: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

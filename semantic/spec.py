@@ -116,6 +116,16 @@ class SourceSpec(_Spec):
         description="Aggregate source: measure -> physical expression holding its partial "
         "aggregate (sum for sum and count, min, max)",
     )
+    fragment: str | None = Field(
+        None,
+        description="A fragment of the detail: the condition its rows meet, over logical "
+        'columns (e.g. "Time"."Year" >= 2026); the fact\'s fragments together hold every row',
+    )
+    reads: str | None = Field(
+        None,
+        description="Physical table whose rows the base table stands for in this source "
+        "(same columns), e.g. the archive table of a fragment",
+    )
 
 
 class LogicalTableSpec(_Spec):
@@ -222,12 +232,30 @@ class RowFilterSpec(_Spec):
     filter: str = Field(description='Condition over logical columns, e.g. "Customer"."Area" = ...')
 
 
+class Rollup(StrEnum):
+    partial = "partial"
+    full = "full"
+    hidden = "hidden"
+
+
+class RollupSpec(_Spec):
+    role: str
+    hierarchy: str
+    policy: Rollup = Field(
+        description="partial: totals of the members the role sees (the default); full: totals "
+        "of every member, hidden ones included; hidden: no totals above the filter's level"
+    )
+
+
 class SecuritySpec(_Spec):
     default_user: str | None = Field(None, description="Who runs requests that name no user")
     roles: tuple[RoleSpec, ...] = ()
     users: tuple[UserSpec, ...] = ()
     init_blocks: tuple[InitBlockSpec, ...] = ()
     row_filters: tuple[RowFilterSpec, ...] = ()
+    rollups: tuple[RollupSpec, ...] = Field(
+        (), description="How totals above a row filter's level are computed, per role and hierarchy"
+    )
 
 
 class ExpectSpec(_Spec):

@@ -22,7 +22,7 @@ def default_demo(tmp_path_factory):
 def test_the_demo_golden_queries_hold_on_the_default_demo(default_demo):
     done = strata("model", "test", str(ROOT / "models" / "demo"), STRATA_DATA=str(default_demo))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "9 of 9 golden queries as expected"
+    assert done.stdout.splitlines()[-1] == "10 of 10 golden queries as expected"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from engine import Engine, LogicalSQLError
-from tests.conftest import hand, rows
+from tests.conftest import hand, rows, strata
 
 OLAP = Path(__file__).parent / "models" / "olap"
 
@@ -330,9 +330,10 @@ MEASURES = {
     "# Customers": "COUNT(DISTINCT i.customer_id)",
     "Average Bill": "AVG(i.billed)",
 }
-# What the monthly aggregate can answer: sum, count and max, at Month/Area/Tariff Group or above.
+# What the monthly aggregate can answer: sum, count, max and avg (as sum of sums over sum of
+# counts, never an average of averages), at Month/Area/Tariff Group or above.
 ROUTED = {"Year", "Quarter", "Month", "Area", "Customer Type", "Tariff Group"}
-MERGEABLE = {"Billed", "kWh", "# Invoices", "Largest Bill"}
+MERGEABLE = {"Billed", "kWh", "# Invoices", "Largest Bill", "Average Bill"}
 
 
 @pytest.mark.parametrize("grain", GRAINS)
@@ -451,3 +452,267 @@ def test_a_restricted_user_sees_the_balance_of_visible_customers_only(olap, olap
     got = q(olap, 'SELECT "Time"."Year", "Facts"."Balance" FROM "Sales"', user="north")
     # North: Ana and Ben (N-One), Cid (N-Two); 2024 ends on 31 March with Ana's 90.
     assert got == [(2024, 90.0), (2025, 30.0)]
+
+
+# ---------------------------------------------------------------- why this source
+
+
+def test_sources_lists_the_chosen_source_and_why_each_other_lost(olap):
+    found = olap.sources('SELECT "Time"."Date", "Facts"."Billed" FROM "Sales"')
+    assert [(c.source, c.chosen) for c in found] == [("detail", True), ("monthly", False)]
+    assert "'Day' of 'Time', below the source's content ('Month')" in found[1].reason
+
+
+def test_a_level_based_measure_reads_the_aggregate_through_its_plain_measure(olap):
+    found = olap.sources('SELECT "Customer"."Area", "Facts"."Area Billed" FROM "Sales"')
+    chosen = {c.fact: c.source for c in found if c.chosen}
+    assert chosen == {
+        "Sales": "monthly",
+        'Sales for "Sales"."Area Billed" by "Customer"."Area"': "monthly",
+    }
+
+
+def test_strata_explain_why_prints_the_candidates_after_the_sql(olap_db):
+    done = strata(
+        "explain",
+        "--model",
+        str(OLAP),
+        "--why",
+        'SELECT "Time"."Year", "Facts"."# Customers", "Facts"."Billed" FROM "Sales"',
+        OLAP_DB=str(olap_db),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "-- sources per fact (* chosen):" in lines
+    assert "-- * Sales: detail: detail source: answers every level" in lines
+    assert (
+        "--   Sales: monthly: '# Customers' (count_distinct) cannot be merged from partial "
+        "aggregates" in lines
+    )
+
+
+def test_explain_why_shows_a_restricted_users_filter_keeps_the_aggregate(olap):
+    found = olap.sources('SELECT "Time"."Year", "Facts"."Billed" FROM "Sales"', user="north")
+    assert [c.source for c in found if c.chosen] == ["monthly"]
+
+
+# ---------------------------------------------------------------- fragmentation
+
+SPLIT = {
+    "Split Billed": "SUM(i.billed)",
+    "Split # Invoices": "COUNT(i.invoice_id)",
+    "Split # Customers": "COUNT(DISTINCT i.customer_id)",
+    "Split Average": "AVG(i.billed)",
+}
+FILTERS = {
+    "none": ("", "", {"sales_2024", "sales_2025"}),
+    "archive year": ('WHERE "Time"."Year" = 2024', "WHERE k.year = 2024", {"sales_2024"}),
+    "current year": ('WHERE "Time"."Year" >= 2025', "WHERE k.year >= 2025", {"sales_2025"}),
+    "both years": (
+        'WHERE "Time"."Year" BETWEEN 2024 AND 2025',
+        "WHERE k.year BETWEEN 2024 AND 2025",
+        {"sales_2024", "sales_2025"},
+    ),
+    "no year": ('WHERE "Time"."Year" IN (2023)', "WHERE k.year IN (2023)", {"sales_2024"}),
+    "area only": (
+        'WHERE "Customer"."Area" = \'North\'',
+        "WHERE a.name = 'North'",
+        {"sales_2024", "sales_2025"},
+    ),
+}
+
+
+@pytest.mark.parametrize("measure", SPLIT)
+@pytest.mark.parametrize("condition", FILTERS)
+def test_fragments_are_read_only_where_the_conditions_need_them(olap, olap_db, measure, condition):
+    logical_where, hand_where, tables = FILTERS[condition]
+    result = olap.query(
+        f'SELECT "Customer"."Area", "Facts"."{measure}" FROM "Sales" {logical_where}'
+    )
+    read = {t for t in ("sales_2024", "sales_2025") if f'"{t}"' in result.sql}
+    assert read == tables
+    expected = hand(
+        olap_db, f"SELECT a.name, {SPLIT[measure]} FROM {DETAIL} {hand_where} GROUP BY 1"
+    )
+    assert rows(result.df) == rows(expected)
+
+
+def test_a_distinct_count_over_two_fragments_counts_a_customer_once(olap):
+    # Ana, Ben and Cid were billed in both years: 3 in North, not 6.
+    got = q(olap, 'SELECT "Customer"."Area", "Facts"."Split # Customers" FROM "Sales"')
+    assert ("North", 3) in got
+
+
+def test_fragments_apply_a_restricted_users_row_filter_in_each_part(olap, olap_db):
+    result = olap.query('SELECT "Time"."Year", "Facts"."Split Billed" FROM "Sales"', user="north")
+    assert result.sql.count("'North'") >= 2
+    expected = hand(
+        olap_db, f"SELECT k.year, SUM(i.billed) FROM {DETAIL} WHERE a.name = 'North' GROUP BY 1"
+    )
+    assert rows(result.df) == rows(expected)
+
+
+def test_explain_why_names_the_fragment_left_out(olap):
+    found = olap.sources('SELECT "Facts"."Split Billed" FROM "Sales" WHERE "Time"."Year" = 2025')
+    assert [(c.source, c.chosen) for c in found] == [("current", True), ("archive", False)]
+
+
+# ---------------------------------------------------------------- verified navigation
+
+
+@pytest.fixture
+def stale(olap_db, tmp_path) -> Engine:
+    """The olap model on a copy of its data whose aggregate missed a late invoice."""
+    import shutil
+
+    copy = tmp_path / "stale.duckdb"
+    shutil.copy(olap_db, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "UPDATE agg_invoice_month SET billed = billed + 100, largest = largest + 100 "
+            "WHERE period = DATE '2025-03-01' AND area_id = 2"
+        )
+    model = tmp_path / "model"
+    shutil.copytree(OLAP, model, ignore=shutil.ignore_patterns("*.sql"))
+    physical = model / "physical.yaml"
+    physical.write_text(physical.read_text().replace("${OLAP_DB}", str(copy)))
+    engine = Engine.open(model, store_url=f"sqlite:///{tmp_path / 'store.db'}")
+    engine.verify_navigation = 1.0
+    yield engine
+    engine.close()
+
+
+def test_verified_navigation_logs_a_stale_aggregate(stale):
+    from store import open_store, recent_queries
+
+    result = stale.query('SELECT "Time"."Year", "Facts"."Largest Bill" FROM "Sales"')
+    assert "agg_invoice_month" in result.sql
+    assert (2025, 144.0) in rows(result.df)  # the stale aggregate answered (44 + 100)
+    [mismatch] = stale.navigation_mismatches
+    assert result.request_id in mismatch and "may be stale" in mismatch
+    stale.log.flush()
+    with open_store(stale._store_url) as store:
+        logged = [e for e in recent_queries(store, last=10) if e.error]
+    assert [e.error for e in logged] == [mismatch]
+    assert '"invoice"' in logged[0].physical_sql  # the detail SQL it was compared with
+
+
+def test_verified_navigation_is_silent_when_the_paths_agree(stale):
+    stale.query('SELECT "Time"."Year", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024')
+    stale.query('SELECT "Time"."Month", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024')
+    assert stale.navigation_mismatches == []
+
+
+def test_an_average_from_the_aggregate_is_never_an_average_of_averages(olap):
+    result = olap.query(
+        'SELECT "Time"."Year", "Facts"."Average Bill" FROM "Sales" WHERE "Time"."Year" = 2025'
+    )
+    assert "agg_invoice_month" in result.sql
+    # 2025's six invoices: (11 + 6 + 33 + 44 + 7 + 21) / 6 = 20.33. Averaging the monthly
+    # averages instead would give (11 + (6 + 7 + 21) / 3 + (33 + 44) / 2) / 3 = 20.61.
+    assert rows(result.df) == [(2025, round(122 / 6, 6))]
+
+
+def test_time_series_measures_declared_in_the_model_equal_the_logical_sql_functions(olap):
+    declared = q(
+        olap,
+        'SELECT "Time"."Month", "Facts"."Billed Year Ago", "Facts"."Billed YTD", '
+        '"Facts"."Growth" FROM "Sales" WHERE "Time"."Year" = 2025',
+    )
+    written = q(
+        olap,
+        'SELECT "Time"."Month", AGO("Facts"."Billed", "Time"."Month", 12), '
+        'TODATE("Facts"."Billed", "Time"."Year"), ("Facts"."Billed" - AGO("Facts"."Billed", '
+        '"Time"."Month", 12)) / AGO("Facts"."Billed", "Time"."Month", 12) FROM "Sales" '
+        'WHERE "Time"."Year" = 2025',
+    )
+    assert declared == written
+    assert declared[1] == ("2025-02", 25.0, 45.0, round((34 - 25) / 25, 6))
+
+
+# ---------------------------------------------------------------- dense time axes
+
+
+def test_a_dense_request_shows_every_period_of_the_calendar_with_null_measures(olap, olap_db):
+    logical = (
+        'SELECT "Time"."Month", "Facts"."Billed", "Facts"."Balance" FROM "Sales" '
+        'WHERE "Time"."Year" = 2024'
+    )
+    got = rows(olap.query(logical, dense=True).df)
+    expected = hand(
+        olap_db,
+        f"""WITH months AS (SELECT DISTINCT year_month FROM calendar WHERE year = 2024),
+                 billed AS (SELECT k.year_month, SUM(i.billed) AS b FROM {DETAIL} GROUP BY 1),
+                 ends AS (SELECT k.year_month, b.amount FROM balance b
+                          JOIN calendar k ON k.date = b.month_end)
+            SELECT m.year_month, billed.b, (SELECT SUM(amount) FROM ends
+                                            WHERE ends.year_month = m.year_month)
+            FROM months m LEFT JOIN billed USING (year_month)""",
+    )
+    assert got == rows(expected)
+    assert len(got) == 12 and ("2024-05", None, None) in got
+    assert len(olap.query(logical).df) == 4  # off by default: months with facts only
+
+
+def test_a_dense_request_keeps_a_restricted_users_row_filter_on_the_facts(olap):
+    got = rows(
+        olap.query(
+            'SELECT "Time"."Quarter", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024',
+            user="north",
+            dense=True,
+        ).df
+    )
+    # North billed 10 + 20 + 5 + 30 in 2024-Q1 and nothing after (Dan, in the South, billed Q4).
+    assert got == [("2024-Q1", 65.0), ("2024-Q2", None), ("2024-Q3", None), ("2024-Q4", None)]
+
+
+def test_dense_is_refused_for_a_request_with_other_attributes(olap):
+    with pytest.raises(LogicalSQLError, match="all time columns"):
+        olap.query(
+            'SELECT "Time"."Month", "Customer"."Area", "Facts"."Billed" FROM "Sales"', dense=True
+        )
+
+
+# ---------------------------------------------------------------- roll-up policy
+
+SHARES = (
+    'SELECT "Customer"."Municipality", "Facts"."Billed", "Facts"."Area Billed", '
+    '"Facts"."Total Billed" FROM "Sales"'
+)
+
+
+@pytest.mark.parametrize("navigate", [True, False])
+def test_partial_totals_count_the_visible_members_only(olap, detail, navigate):
+    engine = olap if navigate else detail
+    # North sees N-One (73) and N-Two (63): its area total and grand total are 136.
+    assert q(engine, SHARES, user="north") == [
+        ("N-One", 73.0, 136.0, 136.0),
+        ("N-Two", 63.0, 136.0, 136.0),
+    ]
+
+
+@pytest.mark.parametrize("navigate", [True, False])
+def test_full_totals_above_the_filter_level_include_hidden_members(olap, detail, navigate):
+    engine = olap if navigate else detail
+    # The area total stays North's (at the filter's level); the grand total is all 227.
+    assert q(engine, SHARES, user="north.full") == [
+        ("N-One", 73.0, 136.0, 227.0),
+        ("N-Two", 63.0, 136.0, 227.0),
+    ]
+
+
+@pytest.mark.parametrize("navigate", [True, False])
+def test_hidden_totals_above_the_filter_level_are_null(olap, detail, navigate):
+    engine = olap if navigate else detail
+    assert q(engine, SHARES, user="north.hidden") == [
+        ("N-One", 73.0, 136.0, None),
+        ("N-Two", 63.0, 136.0, None),
+    ]
+
+
+def test_verified_navigation_compares_a_dense_request_with_a_dense_detail(stale):
+    stale.query(
+        'SELECT "Time"."Month", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024',
+        dense=True,
+    )
+    assert stale.navigation_mismatches == []

@@ -93,3 +93,42 @@ def test_a_semi_additive_measure_over_a_hierarchy_that_is_not_time_is_an_error(m
     error = _error(model_dir)
     assert error.startswith(f"{model_dir / 'business.yaml'}:{line}:9: ")
     assert "is last over 'Geography', which is not a time hierarchy" in error
+
+
+def test_a_fragmented_fact_with_a_source_that_is_no_fragment_is_an_error(model_dir):
+    line = _edit(
+        model_dir,
+        '{name: current, tables: [sales], fragment: \'"Time"."Year" >= 2025\', reads: sales_2025}',
+        "{name: current, tables: [sales], reads: sales_2025}",
+    )
+    error = _error(model_dir)
+    assert error.startswith(f"{model_dir / 'business.yaml'}:{line}:9: ")
+    assert "source 'current' of 'Split Sales' is no fragment" in error
+
+
+def test_a_fragment_reading_a_table_without_the_base_columns_is_an_error(model_dir):
+    _edit(model_dir, "reads: sales_2024}", "reads: area}")
+    error = _error(model_dir)
+    assert "'area' cannot stand for 'sales': it lacks billed, customer_id" in error
+
+
+def test_an_average_mapped_to_one_column_is_an_error_naming_the_merge(model_dir):
+    _edit(
+        model_dir,
+        "Average Bill: agg_invoice_month.billed / agg_invoice_month.invoices",
+        "Average Bill: agg_invoice_month.largest",
+    )
+    error = _error(model_dir)
+    assert "maps the average 'Average Bill' to 'agg_invoice_month.largest'" in error
+    assert "SUM(sums) / SUM(counts)" in error
+
+
+def test_a_time_series_formula_on_a_column_that_is_no_time_level_is_an_error(model_dir):
+    line = _edit(
+        model_dir,
+        """AGO("Billed", "Time"."Month", 12)""",
+        """AGO("Billed", "Time"."Month Name", 12)""",
+    )
+    error = _error(model_dir)
+    assert error.startswith(f"{model_dir / 'business.yaml'}:{line}:9: ")
+    assert 'AGO in \'Billed Year Ago\' names "Time"."Month Name", which is not a level key' in error

@@ -52,3 +52,9 @@ INSERT INTO balance VALUES
   (2, '2024-01-31',  50.00), (2, '2024-02-29',  60.00),                  -- no March row
   (4, '2024-03-31', 200.00),
   (3, '2025-01-31',  30.00);
+
+-- The same invoices kept as two fragments, an archive (2024) and the current year (2025);
+-- `sales` is every row, for requests that read the fact without its fragments.
+CREATE TABLE sales_2024 AS SELECT * FROM invoice WHERE issued < DATE '2025-01-01';
+CREATE TABLE sales_2025 AS SELECT * FROM invoice WHERE issued >= DATE '2025-01-01';
+CREATE VIEW sales AS SELECT * FROM sales_2024 UNION ALL SELECT * FROM sales_2025;

@@ -1,0 +1,118 @@
+"""Benchmark aggregate navigation and time series on a demo warehouse.
+
+    python -m bench.semantics [--customers 1000000] [--repeat 7] [--out FILE]
+
+Times the physical SQL only (the result cache is not involved): a year x area question
+through the monthly aggregate against the same question forced to the invoices, and the
+time-series functions against hand-written window SQL over monthly sums. Every pair is
+checked to return the same rows before it is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+import duckdb
+
+from engine.compile import compile_request
+from engine.session import SYSTEM
+from engine.verify import same_rows
+from physical.demo import build_demo
+from semantic import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+YEAR_AREA = (
+    'SELECT "Time"."Year", "Customer"."Distribution Area", "Facts"."Billed Amount", '
+    '"Facts"."# Invoices" FROM "Billing"'
+)
+SERIES = (
+    'SELECT "Time"."Month", "Facts"."Billed Amount", '
+    'AGO("Facts"."Billed Amount", "Time"."Month", 12), '
+    'TODATE("Facts"."Billed Amount", "Time"."Year"), '
+    'PERIODROLLING("Facts"."Billed Amount", -2, 0) FROM "Billing"'
+)
+# The same question by hand, as an analyst would write it with window functions; every
+# month of the demo has invoices, so LAG over the months equals AGO over the calendar.
+SERIES_HAND = """
+WITH m AS (
+  SELECT k.year, k.year_month, SUM(i.billed_amount) AS b
+  FROM invoice i JOIN calendar k ON k.date = i.period GROUP BY 1, 2)
+SELECT year_month, b,
+       LAG(b, 12) OVER (ORDER BY year_month),
+       SUM(b) OVER (PARTITION BY year ORDER BY year_month),
+       SUM(b) OVER (ORDER BY year_month ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+FROM m
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.semantics")
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    folder = Path(os.environ.get("STRATA_DATA", ROOT / "data")) / f"bench-{args.customers}"
+    path = build_demo(folder / "demo.duckdb", customers=args.customers, seed=42).path
+    os.environ["STRATA_DATA"] = str(folder)
+    model = load_model(ROOT / "models" / "demo")
+
+    def sql(text: str, navigate: bool) -> str:
+        return compile_request(text, model, SYSTEM, None, navigate).query.sql
+
+    lines = [
+        f"# Semantics benchmarks ({args.customers:,} customers, median of {args.repeat})",
+        "",
+        f"Load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
+        "",
+        "| question | Strata | reference | ratio | goal | same rows |",
+        "|---|---|---|---|---|---|",
+    ]
+    with duckdb.connect(str(path), read_only=True) as con:
+        routed, detail = sql(YEAR_AREA, True), sql(YEAR_AREA, False)
+        same = same_rows(con.sql(routed).df(), con.sql(detail).df())
+        t_routed, t_detail = _median(con, routed, args.repeat), _median(con, detail, args.repeat)
+        lines.append(
+            f"| year x area, aggregate vs invoices | {t_routed:.1f} ms | {t_detail:.1f} ms | "
+            f"{t_detail / t_routed:.1f}x faster | >= 10x | {same} |"
+        )
+        series = sql(SERIES, True)
+        got, want = con.sql(series).df(), con.sql(SERIES_HAND).df()
+        want.columns = got.columns
+        same = same_rows(got, want)
+        t_series, t_hand = _median(con, series, args.repeat), _median(con, SERIES_HAND, args.repeat)
+        lines.append(
+            f"| AGO + TODATE + PERIODROLLING by month (from the aggregate) vs window SQL on "
+            f"the invoices | {t_series:.1f} ms | {t_hand:.1f} ms | {t_series / t_hand:.2f}x | "
+            f"<= 1.2x | {same} |"
+        )
+        # The same on the invoices (navigation off): the cost of the calendar mapping itself.
+        series = sql(SERIES, False)
+        same = same_rows(con.sql(series).df().set_axis(got.columns, axis=1), want)
+        t_series = _median(con, series, args.repeat)
+        lines.append(
+            f"| the same, navigation off (invoices both sides) | {t_series:.1f} ms | "
+            f"{t_hand:.1f} ms | {t_series / t_hand:.2f}x | <= 1.2x | {same} |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+def _median(con: duckdb.DuckDBPyConnection, sql: str, repeat: int) -> float:
+    con.sql(sql).fetchall()  # warm
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        con.sql(sql).fetchall()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+if __name__ == "__main__":
+    main()
