@@ -283,6 +283,9 @@ def _preview(path: Path, mapping: Mapping, encoding: str, delimiter: str) -> Non
     df = df[["row_number", "line", *shown, "reasons"]].copy()
     df.insert(2, "outcome", ["rejected" if r else "accepted" for r in df["reasons"]])
     df["reasons"] = df["reasons"].map("; ".join)
+    for name in shown:
+        if ATTRIBUTES[name].kind is Kind.DATE:
+            df[name] = pd.to_datetime(df[name]).dt.date  # a date, not midnight of it
     st.dataframe(df, hide_index=True, width="stretch", key="ci_preview")
     st.caption("The first 10 rows as the mapping stages them; nothing is written.")
 
