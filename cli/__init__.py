@@ -198,13 +198,26 @@ def model_diff(
     if not changes:
         typer.echo("no changes")
         return
+    from campaigns import list_versions
+
     with open_store() as store:
         touched = affected_analyses(changes, all_analyses(store))
+        newest = {}
+        for frozen in list_versions(store):  # newest first within a name
+            newest.setdefault(frozen.name, frozen)
+        lists = affected_analyses(changes, newest.values())
     if touched:
         typer.echo("\nsaved analyses that use what changed:")
     for analysis, change in touched:
         where = f"{analysis.owner}/{analysis.folder}/{analysis.name}"
         typer.echo(f"  {where}: {change.kind} {change.item}")
+    if lists:
+        # A frozen list never changes; its next freeze runs the same Logical SQL again.
+        typer.echo("\ncampaign lists whose next freeze uses what changed:")
+    for frozen, change in lists:
+        typer.echo(
+            f"  {frozen.name} (v{frozen.version}, {frozen.created_by}): {change.kind} {change.item}"
+        )
 
 
 @model_app.command("test")
@@ -270,12 +283,20 @@ def serve(
     model: ModelOption = DEFAULT_MODEL,
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
 ) -> None:
-    """Start the Streamlit app; on the demo model, build the demo warehouse first if missing."""
+    """Start the Streamlit app; on the demo model, build the demo warehouse first if it is
+    missing or was written by an older generator."""
     from semantic.load import load_model
 
     load_model(model)  # a broken model is reported here, not in the browser
-    if model.resolve() == DEFAULT_MODEL.resolve() and not demo_path().exists():
-        demo()
+    if model.resolve() == DEFAULT_MODEL.resolve():
+        from physical.demo import refresh_demo
+
+        built = refresh_demo(demo_path())
+        if built.rebuilt:
+            typer.echo(
+                f"built the demo warehouse at {built.path} ({built.customers:,} customers, "
+                f"seed {built.seed}) in {built.seconds:.1f} s"
+            )
     spec = importlib.util.find_spec("app")
     if spec is None or spec.origin is None:
         raise StrataError("app.py is not installed; reinstall with `pip install -e .`")

@@ -96,6 +96,7 @@ class Engine:
         self._backends: dict[str, Backend] = {}
         self._plans: OrderedDict[tuple, Compiled] = OrderedDict()
         self._sessions: dict[str, Session] = {}
+        self._trees: dict[tuple, tuple[FolderInfo, ...]] = {}
         self._lock = threading.Lock()
         self._stamp = _stamp(model.path)
         self._checked = time.monotonic()
@@ -245,7 +246,17 @@ class Engine:
 
     def columns(self, subject_area: str, user: str | None = None) -> tuple[FolderInfo, ...]:
         """The folders and columns of `subject_area` that `user` may see."""
-        return column_tree(self.model, subject_area, self.session(user))
+        model = self.model
+        key = (model.hash, subject_area, user)
+        found = self._trees.get(key)
+        if found is None:
+            # Typing every column costs a few ms; a page asks for the tree on every rerun.
+            found = column_tree(model, subject_area, self.session(user))
+            with self._lock:
+                if len(self._trees) > 256:
+                    self._trees.clear()
+                self._trees[key] = found
+        return found
 
     def combinable(
         self, subject_area: str, selected: tuple[tuple[str, str], ...], user: str | None = None

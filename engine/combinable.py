@@ -18,9 +18,10 @@ from __future__ import annotations
 from sqlglot import exp
 
 from engine.columns import column_tree
-from engine.compile import compile_request
 from engine.errors import LogicalSQLError
-from engine.parse import LogicalSQL
+from engine.parse import LogicalSQL, parse
+from engine.plan import plan
+from engine.resolve import resolve
 from engine.session import Session
 from semantic.model import Model
 
@@ -48,7 +49,8 @@ def _refusal(
         exp.to_table(exp.to_identifier(subject_area, quoted=True).sql())
     )
     try:
-        compile_request(select.sql(dialect=LogicalSQL), model, session)
+        # Planning is where a combination is refused; generating SQL would add nothing.
+        plan(resolve(parse(select.sql(dialect=LogicalSQL)), model, session), model)
     except LogicalSQLError as e:
         return str(e)
     return None

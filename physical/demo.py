@@ -81,15 +81,36 @@ def _expected_meta(customers: int, seed: int) -> dict[str, str]:
 
 
 def _is_current(path: Path, customers: int, seed: int) -> bool:
+    return _meta(path) == _expected_meta(customers, seed)
+
+
+def _meta(path: Path) -> dict[str, str] | None:
     if not path.is_file():
-        return False
+        return None
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            rows = con.execute("SELECT key, value FROM meta").fetchall()
+            return dict(con.execute("SELECT key, value FROM meta").fetchall())
     except duckdb.Error:
         # Not a DuckDB file, no meta table, or locked by a writer: rebuild.
-        return False
-    return dict(rows) == _expected_meta(customers, seed)
+        return None
+
+
+def refresh_demo(path: Path) -> DemoBuild:
+    """Build the demo if it is missing, or rebuild it with its own customer count and seed if
+    an older generator wrote it (a newer Strata's model needs the newer tables).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     first = build_demo(Path(tmp) / "demo.duckdb", customers=300, seed=5)
+    ...     again = refresh_demo(first.path)
+    >>> (again.rebuilt, again.customers, again.seed)
+    (False, 300, 5)
+    """
+    meta = _meta(Path(path)) or {}
+    try:
+        return build_demo(path, int(meta["customers"]), int(meta["seed"]))
+    except (KeyError, ValueError):
+        return build_demo(path)
 
 
 def _build_atomically(path: Path, customers: int, seed: int) -> None:

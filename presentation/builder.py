@@ -26,10 +26,10 @@ OPEN_REQUEST = "b_open"  # set by the catalog page: (spec, logical_sql, area, (f
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     areas = eng.subject_areas(user)
     if not areas:
         st.info("This user may not query any subject area.")

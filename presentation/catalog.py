@@ -11,10 +11,10 @@ from store.analyses import Folder, delete_analysis, list_analyses, rename_analys
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("Catalog")
     admin = state.is_admin(eng, user)
     user = state.owner(eng, user)

@@ -27,10 +27,10 @@ PARAM = "customer"  # ?customer=<id>: a shareable link to one customer
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("Customer 360")
     if customer_search.AREA not in eng.subject_areas(user):
         st.info(f'Acting as **{eng.session(user).user}**, who may not see "Campaigns".')

@@ -30,10 +30,10 @@ NOTE = "cd_note"  # what the last action did, shown after the rerun
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("Duplicates")
     if not hub.may_steward(eng, user):
         return

@@ -61,10 +61,10 @@ RESULT = "ci_result"
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("Import customers")
     if not hub.may_steward(eng, user):
         return

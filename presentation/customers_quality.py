@@ -17,10 +17,10 @@ from semantic.errors import StrataError
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("Data quality")
     if SUBJECT_AREA not in eng.subject_areas(user):
         st.info(f'Acting as **{eng.session(user).user}**, who may not see "{SUBJECT_AREA}".')

@@ -10,10 +10,10 @@ from store import recent_queries
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("Query log")
     admin = state.is_admin(eng, user)
     eng.log.flush()

@@ -9,10 +9,10 @@ from presentation import state
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("Model")
     if not state.is_admin(eng, user):
         st.info("The model browser is for administrators (modelers).")

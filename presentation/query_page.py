@@ -20,10 +20,10 @@ SEED_QUESTION = (
 
 def render() -> None:
     """Draw the page (Streamlit reruns it on every interaction)."""
-    engine = state.engine()
-    if engine is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(engine)
+    engine, user = opened
     _sidebar(engine, user)
     st.title("Logical SQL")
     text = st.text_area("Request", SEED_QUESTION, height=180, key="logical_sql")

@@ -175,10 +175,16 @@ def _chart(eng: Engine, user, analysis: Analysis, frame: pd.DataFrame) -> None:
     kind = a.selectbox("Chart", ["Bar", "Line", "Pie"], key="ch_kind")
     x = b.selectbox("Category", attributes, key="ch_x")
     y = c.selectbox("Measure", measures, key="ch_y")
-    colours = [""] + [x2 for x2 in attributes if x2 != x]
-    colour = d.selectbox("Colour by", colours, key="ch_colour") if kind != "Pie" else ""
+    colours = ["", *(x2 for x2 in attributes if x2 != x)]
+    # With a second attribute, colour by it: one bar per member, not a silent stack of them.
+    default = 1 if len(colours) > 1 else 0
+    colour = (
+        d.selectbox("Colour by", colours, index=default, key="ch_colour") if kind != "Pie" else ""
+    )
     data = frame.copy()
-    data[x] = data[x].astype(str)
+    for attribute in {x, colour} - {""}:
+        data[attribute] = data[attribute].astype(object).where(data[attribute].notna(), "(none)")
+        data[attribute] = data[attribute].astype(str)
     if kind == "Pie":
         figure = px.pie(data, names=x, values=y)
     elif kind == "Line":

@@ -32,11 +32,16 @@ def engine() -> Engine | None:
         return None
     found.reload_if_changed()
     if found.reload_errors is not None:
-        st.warning(
-            "The model on disk has errors; the last good model stays in use.\n\n"
-            f"```\n{found.reload_errors}\n```"
-        )
+        st.warning("The model on disk has errors; the last good model stays in use.")
+        st.code(str(found.reload_errors), language=None, wrap_lines=True)
     return found
+
+
+def page() -> tuple[Engine, str | None] | None:
+    """What every page starts with: the engine and the acting user (None: the model did not
+    load, and the page has said why)."""
+    found = engine()
+    return None if found is None else (found, user_picker(found))
 
 
 def user_picker(eng: Engine) -> str | None:

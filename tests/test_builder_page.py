@@ -12,9 +12,11 @@ from store.analyses import list_analyses
 from tests.conftest import ROOT, TINY, hand, rows
 
 
-@pytest.fixture
-def app(tiny_db, monkeypatch, tmp_path):
-    monkeypatch.setenv("STRATA_MODEL", str(TINY))
+def open_app(monkeypatch, tmp_path, model, data=None) -> AppTest:
+    """The app on `model`, with an app store of its own and a fresh engine."""
+    monkeypatch.setenv("STRATA_MODEL", str(model))
+    if data is not None:
+        monkeypatch.setenv("STRATA_DATA", str(data))
     monkeypatch.setenv("STRATA_STORE_URL", f"sqlite:///{tmp_path / 'app.db'}")
     monkeypatch.chdir(ROOT)
     from presentation import state
@@ -23,6 +25,11 @@ def app(tiny_db, monkeypatch, tmp_path):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     return at
+
+
+@pytest.fixture
+def app(tiny_db, monkeypatch, tmp_path):
+    return open_app(monkeypatch, tmp_path, TINY)
 
 
 def tick(at: AppTest, label: str) -> None:
@@ -160,15 +167,8 @@ def test_a_saved_filter_is_offered_in_the_next_analysis_and_applied(app):
 
 @pytest.fixture
 def demo_app(demo_db, monkeypatch, tmp_path):
-    monkeypatch.setenv("STRATA_MODEL", str(ROOT / "models" / "demo"))
-    monkeypatch.setenv("STRATA_DATA", str(demo_db.parent))
-    monkeypatch.setenv("STRATA_STORE_URL", f"sqlite:///{tmp_path / 'app.db'}")
-    monkeypatch.chdir(ROOT)
-    from presentation import state
-
-    state._engine.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
+    at = open_app(monkeypatch, tmp_path, ROOT / "models" / "demo", demo_db.parent)
+    at.selectbox(key="b_area_pick").select("Campaigns").run()
     return at
 
 
@@ -200,8 +200,6 @@ def test_the_model_browser_is_for_administrators(demo_app):
 
 def test_the_query_log_shows_a_user_their_own_requests_only(demo_app):
     demo_app.selectbox(key="acting_user").select("marketer").run()
-    # Marketing also sees "Campaign Results" now, which comes first and has no area column.
-    demo_app.selectbox(key="b_area_pick").select("Campaigns").run()
     tick(demo_app, "Distribution Area")
     page = AppTest.from_string(
         "from presentation import log_page\nlog_page.render()", default_timeout=60
@@ -264,3 +262,36 @@ def test_save_as_campaign_list_freezes_what_the_acting_user_may_see(demo_app, de
     assert frozen.created_by == "tuzla.mostar" and frozen.row_count == len(want)
     assert sorted(int(m.key) for m in members) == sorted(want["customer_id"].tolist())
     assert {m.fields["Distribution Area"] for m in members} == {"Tuzla", "Mostar"}
+
+
+def test_selected_columns_can_be_relabelled_sorted_and_reordered(app):
+    tick(app, "Name")
+    tick(app, "Σ Billed")
+    editor = f"b_selected::{app.session_state['b_version']}"
+    app.session_state[editor] = {
+        "edited_rows": {0: {"Position": 2}, 1: {"Position": 1, "Label": "KM", "Sort": "desc"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    app.run()
+    assert not app.exception, app.exception
+    sql = next(t for t in app.text_area if t.label == "Logical SQL").value
+    assert sql == (
+        'SELECT "Facts"."Billed" AS "KM", "Customer"."Name" FROM "Tiny" '
+        'ORDER BY "Facts"."Billed" DESC'
+    )
+    assert frame_with(app, "KM", "Name")["KM"].tolist() == [100.0, 30.0, 30.0, 5.0]
+
+
+def test_a_long_value_list_says_it_is_truncated_and_searches_the_database(demo_app, demo_db):
+    tick(demo_app, "Customer Name")
+    add_condition(demo_app, ("Customer", "Customer Name"))
+    assert any("List truncated at 200 values" in c.value for c in demo_app.caption)
+    search = next(t for t in demo_app.text_input if t.label == "Search values")
+    search.input("vukovi").run()
+    offered = next(m for m in demo_app.multiselect if m.label == "Values").options
+    want = hand(
+        demo_db,
+        "SELECT DISTINCT name FROM customer WHERE lower(name) LIKE '%vukovi%' ORDER BY 1 LIMIT 200",
+    )
+    assert offered == want["name"].tolist() and len(offered) > 0

@@ -137,3 +137,26 @@ def test_an_unknown_revision_is_a_clear_error(tmp_path):
     assert done.returncode == 2
     assert "cannot read no-such-rev:models/demo from git" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_strata_model_diff_names_the_campaign_list_whose_next_freeze_uses_a_removed_column(
+    tmp_path, demo
+):
+    from campaigns import freeze_list
+
+    new = _copy(tmp_path, {"presentation.yaml": ("          - Customer.Mobile Phone\n", "")})
+    data = tmp_path / "data"
+    data.mkdir()
+    with open_store(f"sqlite:///{data}/app.db") as store:
+        for name, column in (("sms list", "Mobile Phone"), ("mail list", "Email")):
+            freeze_list(
+                demo,
+                store,
+                name,
+                f'SELECT "Customer"."Customer Id", "Contact"."{column}" FROM "Campaigns" '
+                "FETCH FIRST 3 ROWS ONLY",
+            )
+    done = strata("model", "diff", str(DEMO), str(new), STRATA_DATA=str(data))
+    assert done.returncode == 0, done.stderr
+    assert "campaign lists whose next freeze uses what changed:" in done.stdout
+    assert "  sms list (v1, admin): removed" in done.stdout and "mail list" not in done.stdout

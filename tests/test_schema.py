@@ -14,7 +14,12 @@ from semantic.schema import SCHEMA_FILE, model_schema, schema_text
 from semantic.yaml_source import read_yaml
 from tests.conftest import ROOT, TINY, strata
 
-MODEL_FILES = sorted((ROOT / "models" / "demo").glob("*.yaml")) + sorted(TINY.glob("*.yaml"))
+GUIDE = ROOT / "docs" / "example"
+MODEL_FILES = [
+    *sorted((ROOT / "models" / "demo").glob("*.yaml")),
+    *sorted(TINY.glob("*.yaml")),
+    *sorted(GUIDE.glob("*.yaml")),
+]
 VALIDATOR = jsonschema.Draft202012Validator(model_schema())
 
 
@@ -37,7 +42,7 @@ def test_every_model_file_satisfies_the_schema(path):
 
 
 def test_the_demo_files_point_editors_at_the_schema():
-    for path in sorted((ROOT / "models" / "demo").glob("*.yaml")):
+    for path in [*sorted((ROOT / "models" / "demo").glob("*.yaml")), *GUIDE.glob("*.yaml")]:
         first = path.read_text().splitlines()[0]
         assert first == "# yaml-language-server: $schema=../../semantic/strata.schema.json"
         assert (path.parent / first.split("=", 1)[1]).resolve() == SCHEMA_FILE

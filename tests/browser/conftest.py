@@ -40,10 +40,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-# Per module, not per session: Playwright's sync API keeps an event loop running in the main
-# thread while it is open, and every later test that calls asyncio.run() (the campaign
-# sending tests) would fail with "cannot be called from a running event loop".
-@pytest.fixture(scope="module")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and asyncio.run() in later tests (the campaign sender) would refuse to start.
+@pytest.fixture(scope="package")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     path = _chromium()
@@ -55,10 +54,14 @@ def browser():
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_url(demo_db: Path, tmp_path_factory):
     """The app on the 3,000-customer demo, with an app store of its own."""
-    folder = tmp_path_factory.mktemp("browser-app")
+    yield from serve(ROOT / "models" / "demo", demo_db, tmp_path_factory.mktemp("browser-app"))
+
+
+def serve(model: Path, demo_db: Path, folder: Path):
+    """Run `streamlit run app.py` on `model` until the generator is closed; yield (url, store)."""
     store = folder / "app.db"
     log = folder / "streamlit.log"
     port = _free_port()
@@ -66,7 +69,7 @@ def app_url(demo_db: Path, tmp_path_factory):
         **os.environ,
         "STRATA_DATA": str(demo_db.parent),
         "STRATA_STORE_URL": f"sqlite:///{store}",
-        "STRATA_MODEL": str(ROOT / "models" / "demo"),
+        "STRATA_MODEL": str(model),
     }
     proc = subprocess.Popen(
         [

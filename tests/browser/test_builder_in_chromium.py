@@ -33,7 +33,7 @@ def idle(page) -> None:
 
 def tick(page, column: str) -> None:
     search = page.get_by_label("Find a column", exact=True)
-    search.fill(column)
+    search.fill(column.removeprefix("Σ "))
     search.press("Enter")
     idle(page)
     page.get_by_role("checkbox", name=column, exact=True).check(force=True)
@@ -47,6 +47,15 @@ def pick(page, label: str, option: str, nth: int = -1) -> None:
     box.fill(option)
     page.get_by_role("option", name=option, exact=True).first.click()
     idle(page)
+
+
+def open_builder(page, url: str, subject_area: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Analysis")).to_be_visible(timeout=60_000)
+    idle(page)
+    pick(page, "Subject area", subject_area)
 
 
 def add_condition(page, column: str, value: str) -> None:
@@ -67,10 +76,7 @@ def test_the_seed_question_built_by_clicking_matches_the_engine(page, app_url, d
     from playwright.sync_api import expect
 
     url, store_path = app_url
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Analysis")).to_be_visible(timeout=60_000)
-    idle(page)
-    pick(page, "Subject area", "Campaigns")
+    open_builder(page, url, "Campaigns")
     for column in ("Customer Id", "Customer Name", "Email"):
         tick(page, column)
     page.get_by_role("tab", name="Filters").click()
@@ -112,3 +118,21 @@ def test_the_seed_question_built_by_clicking_matches_the_engine(page, app_url, d
         [saved] = list_analyses(store, "admin")
     assert saved.last_run_at is not None
     assert rows(engine.query(saved.logical_sql).df) == rows(want)
+
+
+def test_pivot_and_chart_views_render_in_the_browser(page, app_url):
+    from playwright.sync_api import expect
+
+    open_builder(page, app_url[0], "Billing")
+    for column in ("Σ Billed Amount", "Distribution Area", "Year"):
+        tick(page, column)
+    page.get_by_role("tab", name="Results").click()
+    page.get_by_role("radio", name="Pivot").click()
+    idle(page)
+    expect(page.get_by_test_id("stDataFrame").locator("canvas").first).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "builder-pivot.png"), full_page=True)
+    page.get_by_role("radio", name="Chart").click()
+    idle(page)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "builder-chart.png"), full_page=True)
