@@ -2,7 +2,17 @@
 
 import streamlit as st
 
-from presentation import builder, catalog, log_page, model_page, query_page
+from presentation import (
+    builder,
+    catalog,
+    customers_360,
+    customers_duplicates,
+    customers_import,
+    customers_quality,
+    log_page,
+    model_page,
+    query_page,
+)
 
 st.set_page_config(page_title="Strata", layout="wide")
 pages = {
@@ -11,11 +21,16 @@ pages = {
     "query": st.Page(query_page.render, title="Logical SQL", url_path="query"),
     "model": st.Page(model_page.render, title="Model", url_path="model"),
     "log": st.Page(log_page.render, title="Query log", url_path="log"),
+    "c_import": st.Page(customers_import.render, title="Import", url_path="customers-import"),
+    "c_dupes": st.Page(customers_duplicates.render, title="Duplicates", url_path="duplicates"),
+    "c_quality": st.Page(customers_quality.render, title="Data quality", url_path="quality"),
+    "c_360": st.Page(customers_360.render, title="Customer 360", url_path="customer"),
 }
 st.session_state["pages"] = pages
 st.navigation(
     {
         "Analyze": [pages["builder"], pages["catalog"], pages["query"]],
+        "Customers": [pages["c_import"], pages["c_dupes"], pages["c_quality"], pages["c_360"]],
         "Administer": [pages["model"], pages["log"]],
     }
 ).run()

@@ -423,6 +423,18 @@ class Engine:
                 self._store.close()
                 self._store = None
 
+    def release(self, database: str) -> None:
+        """Close the connection to `database`, if open; the next request opens it again.
+
+        A DuckDB file that this engine reads can be written by the same process only after
+        this (the customer hub pages write the hub that "Data Quality" reads); the reopened
+        connection also sees the file's new version, so no cached answer outlives a write.
+        """
+        with self._lock:
+            backend = self._backends.pop(database, None)
+        if backend is not None:
+            backend.close()
+
     def _backend(self, database: str) -> Backend:
         with self._lock:
             if database not in self._backends:
