@@ -25,4 +25,5 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 def test_every_cli_verb_is_in_the_readme_table():
     for command in app.registered_commands:
-        assert f"`strata {command.callback.__name__}" in README, command.callback.__name__
+        verb = command.name or command.callback.__name__  # import-schema has its own name
+        assert f"`strata {verb}" in README, verb
