@@ -27,7 +27,11 @@ def retarget(
     'postgres'
     """
     model, folder = Path(model), Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
+    if folder.exists():
+        # Replace an earlier copy, never a folder that holds anything but model files.
+        if any(p.suffix != ".yaml" or p.is_dir() for p in folder.iterdir()):
+            raise StrataError(f"{folder} holds files other than a model's YAML; not replacing it")
+        shutil.rmtree(folder)
     folder.mkdir(parents=True)
     found = False
     for path in sorted(model.glob("*.yaml")):
