@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from cli import engines
 from semantic import spec
 from semantic.errors import ModelErrors, StrataError
 
@@ -61,6 +62,10 @@ Dialect = StrEnum("Dialect", [*(d.value for d in spec.Dialect), "trino"])
 def demo(
     customers: Annotated[int, typer.Option(help="Number of customers.", min=1)] = 50_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
+    target: Annotated[
+        str | None,
+        typer.Option(help="Also load it into postgresql://… or spark (Parquet), with a model."),
+    ] = None,
 ) -> None:
     """Build the demo warehouse (idempotent) and print where it is."""
     from physical.demo import build_demo
@@ -68,6 +73,10 @@ def demo(
     built = build_demo(demo_path(), customers=customers, seed=seed)
     state = f"built in {built.seconds:.1f} s" if built.rebuilt else "already up to date"
     typer.echo(f"{built.path} ({built.customers:,} customers, seed {built.seed}): {state}")
+    if target:
+        from cli.engines import demo_on_target
+
+        typer.echo(demo_on_target(built.path, target, built.path.parent))
 
 
 @app.command()
@@ -164,6 +173,7 @@ def log(
 
 
 model_app = typer.Typer(help="Tools for modelers.", no_args_is_help=True)
+app.command("import-schema")(_user_errors(engines.import_schema))
 app.add_typer(model_app, name="model")
 
 

@@ -28,6 +28,7 @@ from engine.values import ValueList, values_request
 from engine.verify import same_rows
 from physical.backend import Backend, QueryError, connect
 from physical.settings import data_folder
+from physical.types import typed
 from semantic.errors import ModelErrors, StrataError
 from semantic.load import load_model
 from semantic.model import InitBlock, Model
@@ -374,14 +375,14 @@ class Engine:
     def _run(self, query: GeneratedQuery, backend: Backend) -> tuple[pa.Table, str]:
         version = backend.version()
         if version is None:
-            return _floats(backend.run(query.sql)), "off"
+            return typed(backend.run(query.sql), query.types), "off"
         key = self.cache.key(query.sql, query.dialect, query.database, self.model.hash, version)
         ttls = [self.model.table(t).cache_ttl for t in query.tables]
         ttl = min((t for t in ttls if t is not None), default=None)
         table = self.cache.get(key, ttl)
         if table is not None:
             return table, "hit"
-        table = _floats(backend.run(query.sql))
+        table = typed(backend.run(query.sql), query.types)
         self.cache.put(key, table)
         return table, "miss"
 
@@ -446,14 +447,3 @@ def _frame(table: pa.Table, columns: tuple[str, ...]) -> pd.DataFrame:
     df = table.to_pandas()
     df.columns = list(columns)
     return df
-
-
-def _floats(table: pa.Table) -> pa.Table:
-    """Decimals as doubles: pandas would hold Python Decimal objects, which analysts and charts
-    handle badly. Done before caching, so a cache hit has nothing left to convert."""
-    if not any(pa.types.is_decimal(f.type) for f in table.schema):
-        return table
-    fields = [
-        pa.field(f.name, pa.float64()) if pa.types.is_decimal(f.type) else f for f in table.schema
-    ]
-    return table.cast(pa.schema(fields))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from engine.dialects import annotate, portable, result_types
 from engine.functions import AGO, TODATE, is_special, measure_of
 from engine.plan import (
     FactQuery,
@@ -43,6 +44,7 @@ class GeneratedQuery:
     tree: exp.Select = field(compare=False, repr=False)
     subject_area: str = ""
     tables: tuple[str, ...] = ()  # physical tables read, for the result cache's time to live
+    types: tuple[str, ...] = ()  # SQL type of each visible column, from the model's types
 
     @property
     def pretty(self) -> str:
@@ -75,6 +77,7 @@ def generate(plan: QueryPlan, model: Model, dialect: str = "duckdb") -> Generate
     ) AS "f0"
     """
     tree = build(plan, model)
+    tree = portable(annotate(tree, dialect, model), dialect)
     if dialect == "duckdb":
         _casts_that_cannot_fail(tree)
     columns = tuple(o.name for o in plan.request.outputs if not o.hidden)
@@ -92,7 +95,8 @@ def generate(plan: QueryPlan, model: Model, dialect: str = "duckdb") -> Generate
         )
     )
     area = plan.request.subject_area.name
-    return GeneratedQuery(sql, dialect, plan.database, columns, tree, area, tables)
+    types = result_types(plan, model)
+    return GeneratedQuery(sql, dialect, plan.database, columns, tree, area, tables, types)
 
 
 def build(plan: QueryPlan, model: Model) -> exp.Select:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import sqlite3
 import threading
@@ -35,6 +36,7 @@ class QueryError(StrataError):
 
 
 BACKENDS: dict[str, type] = {}
+_MODULES = {"postgres": "physical.postgres", "spark": "physical.spark"}
 
 
 def register(cls: type) -> type:
@@ -50,6 +52,9 @@ def connect(database: Database) -> Backend:
     >>> b.run("SELECT 1 AS x").to_pylist()
     [{'x': 1}]
     """
+    if database.dialect in _MODULES and database.dialect not in BACKENDS:
+        # Server engines register on import: pyspark and psycopg load only when used.
+        importlib.import_module(_MODULES[database.dialect])
     if database.dialect not in BACKENDS:
         raise StrataError(
             f"database '{database.name}' uses dialect '{database.dialect}', which has no backend "

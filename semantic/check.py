@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from sqlglot import exp
@@ -61,7 +62,36 @@ def _duplicates(model: Model) -> Iterator[ModelError]:
 # ---------------------------------------------------------------- physical
 
 
+_SECRET_KEYS = ("password", "passwd", "secret", "token")
+_ONLY_VARIABLE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+_URL_PASSWORD = re.compile(r"//[^/@:]*:(?P<password>[^@/]+)@")
+
+
+def _literal_secrets(model: Model) -> Iterator[ModelError]:
+    """A password belongs in the environment, never in a model file that goes to git."""
+    hint = "write ${VARIABLE} and set VARIABLE in the environment (libpq also reads PGPASSWORD)"
+    for database in model.databases:
+        for key, value in database.connection:
+            secret = any(word in key.lower() for word in _SECRET_KEYS)
+            if secret and value and not _ONLY_VARIABLE.match(value):
+                yield ModelError(
+                    database.span,
+                    f"database '{database.name}': connection setting '{key}' holds a literal "
+                    "secret",
+                    hint,
+                )
+            found = _URL_PASSWORD.search(value)
+            if found and not _ONLY_VARIABLE.match(found["password"]):
+                yield ModelError(
+                    database.span,
+                    f"database '{database.name}': connection setting '{key}' holds a URL with "
+                    "a literal password",
+                    hint,
+                )
+
+
 def _physical(model: Model) -> Iterator[ModelError]:
+    yield from _literal_secrets(model)
     databases = [d.name for d in model.databases]
     for table in model.tables:
         if table.database not in databases:

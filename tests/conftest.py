@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from engine import Engine
+from tests.engines_fixtures import pg_server, spark  # noqa: F401  (fixtures: PostgreSQL, Spark)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The app store and the result cache live under $STRATA_DATA: never the developer's data/.
