@@ -275,7 +275,9 @@ class Engine:
         detail = compile_request(
             logical_sql, self.model, session, None, navigate=False, dense=dense
         ).query
-        expected = _frame(_floats(self._backend(detail.database).run(detail.sql)), detail.columns)
+        expected = _frame(
+            typed(self._backend(detail.database).run(detail.sql), detail.types), detail.columns
+        )
         if same_rows(df, expected):
             return
         message = (
