@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import psycopg
 import yaml
 
@@ -116,7 +117,9 @@ def test_demo_target_postgres_answers_as_the_duckdb_demo(pg_server, tmp_path):
     url = pg_database(pg_server, "demo")
     done = strata("demo", "--customers", "300", "--target", url, STRATA_DATA=str(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert "loaded 12 tables" in done.stdout
+    with duckdb.connect(str(tmp_path / "demo.duckdb"), read_only=True) as con:
+        tables = len(con.execute("SHOW TABLES").fetchall())
+    assert f"loaded {tables} tables" in done.stdout
     assert f"model for it: {tmp_path / 'demo-postgres'}" in done.stdout
     expected = _answer("models/demo", tmp_path)
     assert len(expected) == 4  # header + three years
