@@ -33,10 +33,10 @@ CREATED = "ce_created"  # the campaign just made; the pre-flight page opens it
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("New campaign")
     if flash := st.session_state.pop(FLASH, None):
         st.success(flash)

@@ -34,10 +34,10 @@ REPORTS = "cp_reports"  # campaign id → its latest pre-flight report, for laun
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("Pre-flight and launch")
     if flash := st.session_state.pop(FLASH, None):
         st.success(flash)

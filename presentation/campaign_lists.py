@@ -19,10 +19,10 @@ FLASH = "cl_flash"  # a message that outlives the rerun that shows the new versi
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("Campaign lists")
     if flash := st.session_state.pop(FLASH, None):
         st.success(flash)

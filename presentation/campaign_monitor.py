@@ -19,10 +19,10 @@ DONE = ("sent", "failed", "bounced")  # a row in one of these states is settled 
 
 
 def render() -> None:
-    eng = state.engine()
-    if eng is None:
+    opened = state.page()
+    if opened is None:
         return
-    user = state.user_picker(eng)
+    eng, user = opened
     st.title("Campaign monitor")
     store = state.store(eng)
     campaigns = visible(list_campaigns(store), state.owner(eng, user), state.is_admin(eng, user))
