@@ -4,6 +4,10 @@ import streamlit as st
 
 from presentation import (
     builder,
+    campaign_editor,
+    campaign_launch,
+    campaign_lists,
+    campaign_monitor,
     catalog,
     customers_360,
     customers_duplicates,
@@ -25,12 +29,17 @@ pages = {
     "c_dupes": st.Page(customers_duplicates.render, title="Duplicates", url_path="duplicates"),
     "c_quality": st.Page(customers_quality.render, title="Data quality", url_path="quality"),
     "c_360": st.Page(customers_360.render, title="Customer 360", url_path="customer"),
+    "campaign_lists": st.Page(campaign_lists.render, title="Campaign lists", url_path="lists"),
+    "campaign_new": st.Page(campaign_editor.render, title="New campaign", url_path="campaign"),
+    "campaign_launch": st.Page(campaign_launch.render, title="Pre-flight", url_path="launch"),
+    "campaign_monitor": st.Page(campaign_monitor.render, title="Monitor", url_path="monitor"),
 }
 st.session_state["pages"] = pages
 st.navigation(
     {
         "Analyze": [pages["builder"], pages["catalog"], pages["query"]],
         "Customers": [pages["c_import"], pages["c_dupes"], pages["c_quality"], pages["c_360"]],
+        "Campaigns": [pages[p] for p in pages if p.startswith("campaign_")],
         "Administer": [pages["model"], pages["log"]],
     }
 ).run()

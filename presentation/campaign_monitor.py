@@ -1,0 +1,100 @@
+"""The campaign monitor: every campaign with its status, its ledger counts per state and its
+progress, and one campaign's ledger rows.
+
+Lift and responses are not computed here: they are ordinary analyses on the "Campaign
+Results" subject area, so they obey the same permissions as every other report.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from campaigns import Campaign, counts, ledger_rows, list_campaigns
+from campaigns.ledger import STATES
+from presentation import state
+from presentation.campaign_common import sender_log, visible
+
+LEDGER_ROWS = 200
+DONE = ("sent", "failed", "bounced")  # a row in one of these states is settled for good
+
+
+def render() -> None:
+    opened = state.page()
+    if opened is None:
+        return
+    eng, user = opened
+    st.title("Campaign monitor")
+    store = state.store(eng)
+    campaigns = visible(list_campaigns(store), state.owner(eng, user), state.is_admin(eng, user))
+    st.button("Refresh", key="cm_refresh")
+    if not campaigns:
+        st.info("No campaigns yet.")
+    else:
+        tally = {c.id: counts(store, c.id) for c in campaigns}
+        st.dataframe(
+            [_row(c, tally[c.id]) for c in campaigns],
+            hide_index=True,
+            key="cm_table",
+            width="stretch",
+            column_config={
+                "progress": st.column_config.ProgressColumn(
+                    "progress",
+                    help="Settled (sent, failed, bounced) of those to send",
+                    min_value=0.0,
+                    max_value=1.0,
+                    format="percent",
+                )
+            },
+        )
+        _ledger(store, campaigns)
+    st.divider()
+    st.markdown(
+        "**Results and lift** are analyses like any other: open the Analysis page and pick the "
+        "subject area **Campaign Results** (sent, bounced, unsubscribed, responders, and *Lift*: "
+        "the targeted response rate minus the control group's)."
+    )
+    st.page_link(st.session_state["pages"]["builder"], label="Analysis →")
+
+
+def progress(tally: dict[str, int]) -> float | None:
+    """The settled share of the rows meant to be sent (None before the ledger is written).
+
+    >>> progress({"pending": 1, "sent": 2, "failed": 1, "suppressed": 5, "control": 3})
+    0.75
+    >>> progress({"suppressed": 2}) is None
+    True
+    """
+    to_send = sum(tally.get(s, 0) for s in ("pending", "sending", *DONE))
+    return sum(tally.get(s, 0) for s in DONE) / to_send if to_send else None
+
+
+def _row(c: Campaign, tally: dict[str, int]) -> dict:
+    return {
+        "campaign": c.name,
+        "channel": c.channel,
+        "status": str(c.status),
+        "created by": c.created_by,
+        "started": c.started_at.strftime("%Y-%m-%d %H:%M") if c.started_at else "",
+        **{state_: tally[state_] for state_ in STATES},
+        "progress": progress(tally),
+    }
+
+
+def _ledger(store, campaigns: list[Campaign]) -> None:
+    st.subheader("Ledger")
+    name = st.selectbox("Campaign", [c.name for c in campaigns], key="cm_campaign")
+    campaign = next(c for c in campaigns if c.name == name)
+    shown = st.multiselect("States", STATES, default=STATES, key="cm_states")
+    rows = [r for r in ledger_rows(store, campaign.id) if r["state"] in shown]
+    st.caption(f"{len(rows):,} row(s) in these states; the first {LEDGER_ROWS} below.")
+    columns = ("member_key", "address", "state", "reason", "attempts", "sent_at", "message_id")
+    st.dataframe(
+        [{k: r[k] for k in columns} for r in rows[:LEDGER_ROWS]],
+        hide_index=True,
+        key="cm_ledger",
+        width="stretch",
+    )
+    log = sender_log(campaign.id)
+    if log.exists():
+        with st.expander("Sender log (the last lines)"):
+            st.code("\n".join(log.read_text().splitlines()[-20:]), language=None)
