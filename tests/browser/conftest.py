@@ -110,6 +110,8 @@ def serve(model: Path, demo_db: Path, folder: Path):
 def page(browser, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 2200}, accept_downloads=True)
     opened = context.new_page()
+    # Generous: a busy two-core machine runs the app, the browser and the tests at once.
+    opened.set_default_timeout(90_000)
     yield opened
     # The last screen of every test, kept for a human to look at when one fails.
     ARTIFACTS.mkdir(exist_ok=True)

@@ -33,16 +33,23 @@ def idle(page) -> None:
             "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
             "[data-test-script-state='notRunning']"
         )
-    ).to_have_count(1, timeout=30_000)
+    ).to_have_count(1, timeout=90_000)
 
 
 def tick(page, column: str) -> None:
+    from playwright.sync_api import expect
+
     search = page.get_by_label("Find a column", exact=True)
     search.fill(column.removeprefix("Σ "))
     search.press("Enter")
     idle(page)
-    page.get_by_role("checkbox", name=column, exact=True).check(force=True)
+    box = page.get_by_role("checkbox", name=column, exact=True)
+    expect(box).to_be_visible()
+    # A click and the rerun it starts race with the tree redrawing: click, then wait for the
+    # state the server sends back, rather than Playwright's check() that wants it at once.
+    box.click(force=True)
     idle(page)
+    expect(box).to_be_checked()
 
 
 def pick(page, label: str, option: str, nth: int = -1) -> None:
