@@ -15,6 +15,9 @@ from bench.tpch_data import tpch_database, tpchgen
 from bench.tpch_questions import TPCH_QUESTIONS
 from bench.tpch_run import MODEL, open_engine
 from engine.compile import compile_request
+from engine.parse import parse
+from engine.plan import plan
+from engine.resolve import resolve
 from tests.conftest import strata
 
 
@@ -42,6 +45,15 @@ def test_tpch_question_equals_hand_sql(tpch, question):
     expected = _hand(tpch, question.hand_sql)
     assert len(expected) > 0  # the data answers the question at all
     assert first_difference(answer, expected, question.ordered) is None
+
+
+def test_filtered_facts_are_filtered_before_they_are_aggregated(tpch):
+    # Summing every line item per order first and filtering the sums after the joins reads
+    # all of them; each fact group keeps its own WHERE over its detail rows instead.
+    question = next(q for q in TPCH_QUESTIONS if q.name == "europe-nations-1995-1996")
+    planned = plan(resolve(parse(question.logical_sql), tpch.model, tpch.session()), tpch.model)
+    assert [f.table for f in planned.facts] == ["Line Items", "Orders"]
+    assert all(f.filters and not f.preaggregate for f in planned.facts)
 
 
 def test_two_fact_question_reads_each_fact_once_and_stitches_with_hash_joins(tpch):
