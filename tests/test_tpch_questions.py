@@ -8,30 +8,42 @@ shape the issue asks for. Speed is measured in bench/ only, never here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from bench.compile_and_run import first_difference
+from bench.compile_scale import wide_hand_sql, wide_request, write_wide_model
 from bench.tpch_data import tpch_database, tpchgen
 from bench.tpch_questions import TPCH_QUESTIONS
 from bench.tpch_run import MODEL, open_engine
+from engine import Engine
 from engine.compile import compile_request
 from engine.parse import parse
 from engine.plan import plan
 from engine.resolve import resolve
+from semantic.load import load_model
 from tests.conftest import strata
 
 
 @pytest.fixture(scope="module")
-def tpch(tmp_path_factory):
+def tpch_db(tmp_path_factory) -> Path:
     if tpchgen() is None:
         pytest.skip("tpchgen-cli is not installed (pip install -e '.[test]' installs it)")
-    engine = open_engine(tpch_database(0.01, tmp_path_factory.mktemp("tpch")))
+    return tpch_database(0.01, tmp_path_factory.mktemp("tpch"))
+
+
+@pytest.fixture(scope="module")
+def tpch(tpch_db):
+    engine = open_engine(tpch_db)
     yield engine
     engine.close()
 
 
-def _hand(engine, sql: str):
-    return engine._backend("tpch").run(sql).to_pandas()
+def _hand(engine, sql: str, database: str = "tpch"):
+    return engine._backend(database).run(sql).to_pandas()
 
 
 def test_tpch_model_passes_the_consistency_check():
@@ -69,3 +81,37 @@ def test_two_fact_question_reads_each_fact_once_and_stitches_with_hash_joins(tpc
     assert "HASH_JOIN" in plan
     for slow in ("NESTED_LOOP_JOIN", "BLOCKWISE_NL_JOIN", "PIECEWISE_MERGE_JOIN", "CROSS_PRODUCT"):
         assert slow not in plan
+
+
+def test_bench_tpch_writes_its_section_and_keeps_the_rest_of_the_page(tpch_db, tmp_path):
+    # `python -m bench tpch` as a user runs it, on the data made above, into a scratch page.
+    data = tpch_db.parent.parent  # <data dir>/tpch-0.01/tpch.duckdb
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# Benchmarks\n\nThe demo's figures.\n", encoding="utf-8")
+    command = ["tpch", "--scale", "0.01", "--no-rss", "--data-dir", str(data), "--out", str(page)]
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", *command],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks\n\nThe demo's figures.\n")
+    assert "### Scale factor 0.01" in text
+    for question in TPCH_QUESTIONS:
+        assert f"| {question.name} | strata | yes |" in text
+
+
+def test_eighty_measures_of_a_wide_model_equal_hand_sql(tmp_path):
+    # The compile-time scale request of the bench (100 measures, 50 attributes, 80 asked):
+    # its speed is measured in bench/, its answer here, on 50 generated fact rows.
+    model = load_model(write_wide_model(tmp_path))
+    engine = Engine(model)
+    try:
+        answer = engine.query(wide_request()).df
+        expected = _hand(engine, wide_hand_sql(), "wide")
+    finally:
+        engine.close()
+    assert answer.shape == (6, 82)
+    assert first_difference(answer, expected, ordered=False) is None
