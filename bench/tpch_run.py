@@ -12,6 +12,8 @@ import multiprocessing
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -84,9 +86,15 @@ def measure_scale(
     for q in result.questions:
         systems = []
         for s in q.systems:
-            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-                peak = pool.submit(peak_rss_mb, db, q.name, s.system).result()
-            systems.append(_replace_rss(s, peak))
+            # A plain interpreter, not a multiprocessing child: spawn re-imports the parent's
+            # __main__ (the whole demo benchmark), whose imports would set the peak.
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.tpch_run", str(db), q.name, s.system],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            systems.append(_replace_rss(s, float(out.stdout.split()[-1])))
         questions.append(TpchQuestionResult(q.name, tuple(systems)))
     return ScaleResult(scale, compile_repeat, run_repeat, tuple(questions), result.versions)
 
@@ -239,3 +247,8 @@ def peak_rss_mb(db: Path, question: str, system: str) -> float:
     finally:
         engine.close()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+if __name__ == "__main__":
+    # python -m bench.tpch_run DB QUESTION SYSTEM: prints this process's peak RSS in MB.
+    print(peak_rss_mb(Path(sys.argv[1]), sys.argv[2], sys.argv[3]))
