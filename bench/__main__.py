@@ -349,8 +349,8 @@ def _method(sizes: list[SizeResult]) -> list[str]:
         "bench/questions.py. For each question and warehouse size:",
         "",
         "- **correct**: the Strata answer equals the hand SQL's, column by column in order, "
-        "numbers rounded to 6 places, NULL equal to NULL, rows sorted first unless the "
-        "question is ordered.",
+        "numbers rounded to 6 places and equal to 12 significant digits, NULL equal to NULL, "
+        "rows sorted first unless the question is ordered.",
         f"- **compile**: median wall time of {compile_repeat} `compile_request` calls after "
         "one untimed call; parse, resolve, plan and generate are each stage's own median.",
         f"- **Strata cold**, **Strata cached** and **hand**: median of {run_repeat} runs each "

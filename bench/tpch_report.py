@@ -77,8 +77,8 @@ def render(
         "question and system:",
         "",
         "- **correct**: the answer equals the hand SQL's row by row (bench.compile_and_run."
-        "first_difference: numbers rounded to 6 places, NULL equal to NULL, rows sorted unless "
-        "the question is ordered).",
+        "first_difference: numbers equal to 12 significant digits, NULL equal to NULL, rows "
+        "sorted unless the question is ordered).",
         "- **compile**: median of "
         f"{scales[0].compile_repeat if scales else 0} compiles after one untimed call "
         "(Strata: `compile_request`; sidemantic: `SemanticLayer.compile`).",
