@@ -165,8 +165,9 @@ def _question(
 def first_difference(strata: pd.DataFrame, hand: pd.DataFrame, ordered: bool) -> str | None:
     """Describe the first difference between two answers, or None if they are equal.
 
-    Columns are compared by position, numbers rounded to 6 places (Strata returns
-    decimals as floats), NULL equals NULL, and row order counts only when ``ordered``.
+    Columns are compared by position, numbers rounded to 6 places and then equal to 12
+    significant digits (Strata returns decimals as floats), NULL equals NULL, and row
+    order counts only when ``ordered``.
 
     >>> a = pd.DataFrame({"x": ["b", None], "n": [1.0000001, None]})
     >>> b = pd.DataFrame({"y": [None, "b"], "m": [float("nan"), Decimal("1")]})
@@ -183,9 +184,21 @@ def first_difference(strata: pd.DataFrame, hand: pd.DataFrame, ordered: bool) ->
     if not ordered:
         left, right = sorted(left, key=_sort_key), sorted(right, key=_sort_key)
     for i, (a, b) in enumerate(zip(left, right, strict=True), start=1):
-        if a != b:
+        if not all(_same(x, y) for x, y in zip(a, b, strict=True)):
             return f"row {i}: {a} != {b}"
     return None
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, or numbers equal to 12 significant digits: a DOUBLE sum of 6.6e9 differs
+    from the exact DECIMAL one in its 16th digit, past any 6-place rounding.
+
+    >>> _same(6612832098.742001, 6612832098.742), _same(1.0, 1.001), _same("a", "a")
+    (True, False, True)
+    """
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9)
+    return a == b
 
 
 def _rows(df: pd.DataFrame) -> list[tuple]:

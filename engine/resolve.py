@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -338,7 +338,8 @@ class _Scope:
             self.model.logical_column(ref.table, ref.name).kind for ref in tree.find_all(exp.Column)
         }
 
-    def is_measure(self, tree: exp.Expression, what: str) -> bool:
+    def is_measure(self, tree: exp.Expression, what: str | Callable[[], str]) -> bool:
+        """`what` names the tree in the error; a callable is called only for the error."""
         kinds = self.kinds(tree)
         if ColumnKind.attribute in kinds and len(kinds) > 1:
             attribute = next(
@@ -346,6 +347,7 @@ class _Scope:
                 for r in tree.find_all(exp.Column)
                 if self.model.logical_column(r.table, r.name).kind is ColumnKind.attribute
             )
+            what = what() if callable(what) else what
             raise LogicalSQLError(
                 f"{what} mixes the attribute {self.names[(attribute.table, attribute.name)]} "
                 "with measures",
@@ -376,7 +378,8 @@ def _suggestion(name: str, columns: Mapping[tuple[str, str], PresentationColumn]
 
 def _output(tree: exp.Expression, alias: str | None, scope: _Scope) -> Output:
     resolved = scope.resolve(tree)
-    is_measure = scope.is_measure(resolved, f"the column {tree.sql()}")
+    # Lazily: generating every output's SQL text was a sixth of compiling 80 measures.
+    is_measure = scope.is_measure(resolved, lambda: f"the column {tree.sql()}")
     if alias:
         name = alias
     elif isinstance(tree, exp.Column):
