@@ -21,6 +21,7 @@ from engine.plan import (
     last_period,
     partial,
     physical_column,
+    qualified_formula,
 )
 from semantic.model import ColumnKind, LogicalColumn, Model
 from semantic.spec import Aggregation
@@ -634,14 +635,7 @@ def _outer(tree: exp.Expression, measures: dict, model: Model) -> exp.Expression
             return node
         column = model.logical_column(node.table, node.name)
         if column.kind is ColumnKind.derived:
-            formula = column.formula.transform(
-                lambda n: (
-                    exp.column(n.name, n.table or column.table, quoted=True)
-                    if isinstance(n, exp.Column)
-                    else n
-                )
-            )
-            return _wrapped(_outer(formula, measures, model))
+            return _wrapped(_outer(qualified_formula(column), measures, model))
         return measures[column.ref].copy()
 
     if isinstance(tree, exp.Column):

@@ -222,6 +222,17 @@ def _needs_expansion(node: exp.Expression, model: Model) -> bool:
     return False
 
 
+def qualified_formula(column: LogicalColumn) -> exp.Expression:
+    """A derived column's formula with each bare measure name qualified by the column's table."""
+    return column.formula.transform(
+        lambda n: (
+            exp.column(n.name, n.table or column.table, quoted=True)
+            if isinstance(n, exp.Column)
+            else n
+        )
+    )
+
+
 def _expand(tree: exp.Expression, outputs: list, model: Model) -> exp.Expression:
     def swap(node: exp.Expression) -> exp.Expression:
         if is_special(node):
@@ -232,13 +243,7 @@ def _expand(tree: exp.Expression, outputs: list, model: Model) -> exp.Expression
             return node
         column = model.logical_column(node.table, node.name)
         if column.kind is ColumnKind.derived:
-            formula = column.formula.transform(
-                lambda n: (
-                    exp.column(n.name, n.table or column.table, quoted=True)
-                    if isinstance(n, exp.Column)
-                    else n
-                )
-            )
+            formula = qualified_formula(column)
             expanded = _expand(_time_functions(formula, model), outputs, model)
             return (
                 expanded
