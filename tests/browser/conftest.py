@@ -98,12 +98,14 @@ def serve(model: Path, demo_db: Path, folder: Path):
             proc.kill()
             raise RuntimeError(f"streamlit not healthy in 60 s:\n{log.read_text()}")
         time.sleep(0.2)
-    yield url, store
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url, store
+    finally:  # also when the generator is closed early (GeneratorExit at the yield)
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @pytest.fixture
