@@ -54,7 +54,9 @@ def browser():
         launched.close()
 
 
-@pytest.fixture(scope="package")
+# Module scope: the customer pages write the hub file that another module's server would
+# hold open (DuckDB allows one writer or many readers per file, across processes).
+@pytest.fixture(scope="module")
 def app_url(demo_db: Path, tmp_path_factory):
     """The app on the 3,000-customer demo, with an app store of its own."""
     yield from serve(ROOT / "models" / "demo", demo_db, tmp_path_factory.mktemp("browser-app"))
@@ -109,7 +111,7 @@ def serve(model: Path, demo_db: Path, folder: Path):
 
 
 @pytest.fixture
-def page(browser, tmp_path):
+def page(browser, request):
     context = browser.new_context(viewport={"width": 1400, "height": 2200}, accept_downloads=True)
     opened = context.new_page()
     # Generous: a busy two-core machine runs the app, the browser and the tests at once.
@@ -117,5 +119,5 @@ def page(browser, tmp_path):
     yield opened
     # The last screen of every test, kept for a human to look at when one fails.
     ARTIFACTS.mkdir(exist_ok=True)
-    opened.screenshot(path=str(ARTIFACTS / "last-screen.png"), full_page=True)
+    opened.screenshot(path=str(ARTIFACTS / f"last-{request.node.name}.png"), full_page=True)
     context.close()
