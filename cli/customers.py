@@ -184,17 +184,15 @@ def rejects_(
 @app.command("batches")
 @_user_errors
 def batches(hub: HubOption = None) -> None:
-    """The import batches with their counts."""
+    """The import batches with their counts, oldest first."""
     from customers.hub import open_hub
+    from customers.lookup import batches as import_batches
 
     with open_hub(hub) as h:
-        rows = h.con.execute(
-            "SELECT batch_id, status, rows_read, accepted, rejected, file FROM import_batch"
-            " ORDER BY started_at"
-        ).fetchall()
-    for row in rows:
-        keys = ("batch", "status", "read", "accepted", "rejected", "file")
-        typer.echo(json.dumps(dict(zip(keys, row, strict=True))))
+        found = import_batches(h)
+    keys = ["batch", "status", "read", "accepted", "rejected", "file"]
+    for row in found[keys].iloc[::-1].itertuples(index=False):
+        typer.echo(json.dumps(dict(zip(keys, row, strict=True)), default=_plain))
 
 
 @app.command("dedupe")
@@ -319,18 +317,19 @@ def unmerge_(
 @_user_errors
 def history(hub: HubOption = None) -> None:
     """Every merge and unmerge, newest first."""
+    import pandas as pd
+
     from customers.hub import open_hub
+    from customers.lookup import history as merge_history
 
     with open_hub(hub) as h:
-        rows = h.con.sql(
-            "SELECT event_id, happened_at, kind, entity_id, record_ids, user_name, undone_by, note"
-            " FROM merge_event ORDER BY event_id DESC"
-        ).fetchall()
-    for event, at, kind, entity, records, user, undone, note in rows:
-        undone_text = f" (undone by {undone})" if undone else ""
+        found = merge_history(h)
+    for event, at, kind, entity, records, user, undone, note in found.itertuples(index=False):
+        undone_text = f" (undone by {undone})" if pd.notna(undone) else ""
+        ids = [int(r) for r in records]
         typer.echo(
-            f"{event} {at:%Y-%m-%d %H:%M} {user}: {kind} {records} -> entity {entity}"
-            f"{undone_text}{' - ' + note if note else ''}"
+            f"{event} {at:%Y-%m-%d %H:%M} {user}: {kind} {ids} -> entity {entity}"
+            f"{undone_text}{' - ' + note if isinstance(note, str) and note else ''}"
         )
 
 
@@ -401,3 +400,8 @@ def quality(
         engine.close()
     for name, table in report.tables:
         typer.echo(f"## {name}\n{table.to_string(index=False)}\n")
+
+
+def _plain(value: object) -> object:
+    """numpy numbers and pandas' missing values as JSON can hold them."""
+    return None if value is None or value != value else getattr(value, "item", lambda: str(value))()
