@@ -102,7 +102,8 @@ def pivot_frame(
                 ]
             )
         wide.columns = [_header(c, len(columns)) for c in wide.columns]
-        wide = wide[sorted(wide.columns, key=lambda h: _order(h, cells, columns, measures))]
+        order = _member_order(cells, columns)
+        wide = wide[sorted(wide.columns, key=lambda h: _order(h, order, measures))]
         wide = wide.reset_index() if rows else wide.reset_index(drop=True)
     else:
         wide = cells[[*rows, *measures]].reset_index(drop=True)
@@ -147,11 +148,16 @@ def _header(key: tuple, n_columns: int) -> str:
     return " · ".join([*(str(m) for m in members[:n_columns]), measure])
 
 
-def _order(header: str, cells: pd.DataFrame, columns: tuple[str, ...], measures: tuple[str, ...]):
+def _member_order(cells: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, int]:
+    """Each column-member combination's place in the sorted cells, computed once."""
+    seen = cells[list(columns)].astype(str).drop_duplicates().agg(" · ".join, axis=1)
+    return {member: i for i, member in enumerate(seen)}
+
+
+def _order(header: str, order: dict[str, int], measures: tuple[str, ...]) -> tuple[int, int]:
     """Members in the order of the sorted cells, measures in selection order."""
     *members, measure = header.split(" · ")
-    seen = cells[list(columns)].astype(str).drop_duplicates().agg(" · ".join, axis=1).tolist()
-    return (seen.index(" · ".join(members)), measures.index(measure))
+    return (order[" · ".join(members)], measures.index(measure))
 
 
 # A measure filter makes each total ask for the cells that passed it, one condition per cell.
