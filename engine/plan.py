@@ -190,6 +190,14 @@ def _database(facts: tuple[FactQuery, ...], axis: DenseAxis | None, model: Model
     into = {(j.declared_in, j.to_database) for j in model.joins if j.federated}
     for host in sorted(databases):
         if all((d, host) in into for d in databases - {host}):
+            dialect = model.database(host).dialect
+            if dialect != "duckdb":
+                raise LogicalSQLError(
+                    f"the request reads tables of {', '.join(sorted(databases - {host}))} into "
+                    f"'{host}', and federated requests run on DuckDB only ('{host}' is "
+                    f"{dialect})",
+                    "leave out the columns of the other database",
+                )
             return host
     raise LogicalSQLError(
         "the request combines tables of several databases: " + ", ".join(sorted(databases)),

@@ -22,6 +22,7 @@ import duckdb
 import pytest
 
 from engine import Engine
+from engine.errors import LogicalSQLError
 from semantic import load_model
 from semantic.errors import ModelErrors
 from tests.conftest import ROOT, rows, strata
@@ -190,16 +191,21 @@ def test_a_join_across_databases_must_say_so(tmp_path):
     assert "to_database" in message
 
 
-def test_the_database_that_runs_a_federated_query_must_be_duckdb(tmp_path):
-    folder = _broken(
-        tmp_path, "name: store\n    dialect: sqlite", "name: store\n    dialect: duckdb"
-    )
-    folder.joinpath("physical.yaml").write_text(
-        folder.joinpath("physical.yaml")
-        .read_text()
-        .replace("name: warehouse\n    dialect: duckdb", "name: warehouse\n    dialect: sqlite")
-    )
-    assert "must be a DuckDB database; 'warehouse' is sqlite" in _errors(folder)
+def test_a_federated_request_on_a_database_other_than_duckdb_is_refused(
+    files, tmp_path, monkeypatch
+):
+    # The model loads (a warehouse retargeted to PostgreSQL keeps its federated joins), but a
+    # request that needs the join says why it cannot run.
+    folder = _broken(tmp_path, "dialect: sqlite", "dialect: SWAP")
+    physical = folder / "physical.yaml"
+    text = physical.read_text().replace("dialect: duckdb", "dialect: sqlite")
+    physical.write_text(text.replace("dialect: SWAP", "dialect: duckdb"))
+    engine = Engine.open(folder, store_url=f"sqlite:///{tmp_path}/log.db")
+    try:
+        with pytest.raises(LogicalSQLError, match="federated requests run on DuckDB only"):
+            engine.explain('SELECT "Customer"."Kind", "Facts"."# Members" FROM "Results"')
+    finally:
+        engine.close()
 
 
 def test_strata_check_prints_a_bad_federated_join_with_its_position(tmp_path):
