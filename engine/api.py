@@ -227,7 +227,8 @@ class Engine:
             entry = replace(
                 entry,
                 subject_area=query.subject_area,
-                physical_sql=query.sql,
+                # A federated request's log says what it read from where, as explain does.
+                physical_sql=fetch_notes(query.fetches, query.database) + query.sql,
                 dialect=query.dialect,
                 model_hash=self.model.hash,
                 **{f"{stage}_ms": ms for stage, ms in compiled.timings if stage in _STAGES},

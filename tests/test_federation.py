@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,7 @@ from engine import Engine
 from engine.errors import LogicalSQLError
 from semantic import load_model
 from semantic.errors import ModelErrors
+from store.query_log import logged_request
 from tests.conftest import ROOT, rows, strata
 
 MODEL = ROOT / "tests" / "models" / "federated"
@@ -139,7 +141,7 @@ def test_strata_explain_prints_the_fetches(files):
     assert "--   from 'store' (sqlite): ledger (id, member_key)" in done.stdout
 
 
-def test_a_snapshot_sees_rows_committed_before_it(fed, files):
+def test_a_federated_answer_is_read_again_after_the_store_changes(fed, files):
     _, store = files
     with sqlite3.connect(store) as con:
         con.execute("INSERT INTO ledger VALUES (7, 1, '3', 'sent')")
@@ -149,6 +151,30 @@ def test_a_snapshot_sees_rows_committed_before_it(fed, files):
     finally:
         with sqlite3.connect(store) as con:
             con.execute("DELETE FROM ledger WHERE id = 7")
+
+
+def test_concurrent_federated_requests_each_see_their_own_fetched_tables(fed):
+    # Each thread registers the fetched tables on its own DuckDB cursor: eight requests at
+    # once, of two shapes, all give the single-threaded answers.
+    requests = {
+        'SELECT "Customer"."Kind", "Facts"."# Members" FROM "Results"': [
+            ("commercial", 2), ("household", 3), (None, 1),
+        ],
+        'SELECT "Customer"."Area", "Facts"."Lift" FROM "Results"': [
+            ("North", 1.0), ("South", -0.5), (None, None),
+        ],
+    }  # fmt: skip
+    work = list(requests) * 4
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda sql: rows(fed.query(sql).df), work))
+    assert answers == [requests[sql] for sql in work]
+
+
+def test_the_query_log_says_what_a_federated_request_read(fed):
+    result = fed.query('SELECT "Customer"."Kind", "Facts"."# Members" FROM "Results"')
+    fed.log.flush()
+    entry = logged_request(fed.store, result.request_id)
+    assert entry.physical_sql.startswith("-- federated: runs on 'warehouse'")
 
 
 # ---------------------------------------------------------------- bad models
