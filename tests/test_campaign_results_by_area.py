@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from campaigns.campaign import create_campaign
 from campaigns.launch import launch
@@ -16,6 +18,7 @@ from campaigns.preflight import preflight
 from campaigns.responses import add_responses
 from campaigns.settings import SendSettings
 from campaigns.templates import Template
+from engine.errors import LogicalSQLError
 from store import open_store
 from tests.conftest import hand, rows
 
@@ -126,3 +129,43 @@ def test_explain_shows_the_store_tables_read_into_the_warehouse(demo):
         "--   from 'campaign_store' (sqlite): campaign_ledger (campaign_id, member_key, state)",
         "--   from 'campaign_store' (sqlite): campaign_response (campaign_id, member_key)",
     ]
+
+
+ATTRIBUTES = [
+    '"Customer"."Customer Type"',
+    '"Customer"."Municipality"',
+    '"Recipient"."Group"',
+    '"Recipient"."Delivery State"',
+]
+MEASURES = ['"Facts"."# Members"', '"Facts"."# Control"', '"Facts"."Lift"']
+FILTERS = [
+    "",
+    ' AND "Customer"."Customer Type" = \'Commercial\'',
+    ' AND "Recipient"."Group" <> \'control\'',
+    ' AND "Customer"."Distribution Area" <> \'Tuzla\'',
+]
+
+
+@st.composite
+def requests(draw):
+    columns = ['"Customer"."Distribution Area"']
+    columns += draw(st.lists(st.sampled_from(ATTRIBUTES), max_size=2, unique=True))
+    columns += draw(st.lists(st.sampled_from(MEASURES), min_size=1, max_size=2, unique=True))
+    where = f' WHERE "Campaign"."Campaign" = \'{NAME}\'' + draw(st.sampled_from(FILTERS))
+    return f'SELECT {", ".join(columns)} FROM "Campaign Results"' + where
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(request=requests())
+def test_no_campaign_results_request_shows_a_recipient_outside_the_users_area(
+    demo, campaign, request
+):
+    try:
+        result = demo.query(request, user="zenica.office")
+    except LogicalSQLError:
+        return  # columns that cannot be combined: refused for everyone alike
+    assert set(result.df["Distribution Area"]) == {"Zenica"}
+    explicit = demo.query(request + ' AND "Customer"."Distribution Area" = \'Zenica\'', "admin")
+    assert rows(result.df) == rows(explicit.df)
