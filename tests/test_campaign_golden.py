@@ -10,7 +10,7 @@ import pytest
 from campaigns.campaign import create_campaign
 from campaigns.launch import launch
 from campaigns.ledger import ledger_rows
-from campaigns.lists import freeze_list, list_members
+from campaigns.lists import freeze_list, get_list, list_members
 from campaigns.preflight import preflight
 from campaigns.runner import run_campaign
 from campaigns.settings import SendSettings
@@ -19,6 +19,7 @@ from customers import import_csv, open_hub, parse_mapping
 from customers.lookup import records_with_keys
 from customers.merge import merge
 from engine import Engine
+from store import open_store
 from tests.campaign_fixtures import (  # noqa: F401
     ALL,
     app_store_fixture,
@@ -26,6 +27,7 @@ from tests.campaign_fixtures import (  # noqa: F401
     people_model,
     sink_fixture,
 )
+from tests.conftest import hand, strata
 
 # The warehouse: Amra is customer 1 and, after a second sign-up, customer 2 as well.
 PEOPLE = [
@@ -131,3 +133,40 @@ def test_without_a_hub_every_row_is_a_member_as_before(world, app_store):
         "2": ("amra.crm@x.example", None),
         "3": ("lana@x.example", None),
     }
+
+
+def test_list_create_collapses_by_the_hub_matching_the_customer_number(demo_db, tmp_path):
+    # The demo's list is keyed by Customer Id; the hub knows customers by their number (what
+    # a warehouse export carries), so the "Customer Number" column is the hub key.
+    numbers = dict(
+        hand(
+            demo_db, "SELECT customer_id, customer_number FROM customer WHERE customer_id <= 2"
+        ).itertuples(index=False, name=None)
+    )
+    (tmp_path / "export.csv").write_text(
+        "id,first_name,last_name,email\n"
+        f"{numbers[1]},Amra,Hodzic,one@hub.example\n"
+        f"{numbers[2]},Amra,Hodzic,two@hub.example\n",
+        encoding="utf-8",
+    )
+    with open_hub(tmp_path / "hub.duckdb") as hub:
+        import_csv(hub, tmp_path / "export.csv", MAPPING)
+        merge(hub, records_with_keys(hub, list(numbers.values())), "steward")
+    sql = (
+        'SELECT "Customer"."Customer Id", "Customer"."Customer Number", "Contact"."Email"'
+        ' FROM "Campaigns" WHERE "Customer"."Customer Id" IN (1, 2)'
+    )
+    url = f"sqlite:///{tmp_path}/app.db"
+    made = strata(
+        "campaign", "list-create", "Pair", "--user", "marketer", "--sql", sql,
+        "--hub", str(tmp_path / "hub.duckdb"), STRATA_STORE_URL=url,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "2 members, 1 merged into another member by the customer hub" in made.stdout
+    with open_store(url) as store:
+        members = list_members(store, get_list(store, "Pair"))
+    # Customer 1's record is the survivor (imported first); the golden e-mail is the newest.
+    assert [(m.key, m.email, m.merged_into) for m in members] == [
+        ("1", "two@hub.example", None),
+        ("2", members[1].email, "1"),
+    ]
