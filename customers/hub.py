@@ -198,14 +198,20 @@ def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConne
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as e:
-            # Only a lock held by another process is worth waiting for.
-            if "lock" not in str(e).lower():
+        except (duckdb.IOException, duckdb.ConnectionException) as e:
+            # Worth waiting for: a lock another process holds (IOException), or this process
+            # holding the file in the other mode (another session's import, the engine).
+            text = str(e)
+            if "lock" not in text.lower() and "different configuration" not in text:
                 raise
             if time.monotonic() + pause > deadline:
+                holder = (
+                    "another process: " + text.split("held in ")[-1].split(". ")[0]
+                    if "held in " in text
+                    else "another connection of this process"
+                )
                 raise HubBusy(
-                    f"{path}: another process has the customer hub open "
-                    f"({str(e).split('Conflicting lock is held in ')[-1].split('. ')[0]})",
+                    f"{path}: the customer hub is in use by {holder}",
                     "an import or duplicate run is probably under way: try again when it ends",
                 ) from e
         time.sleep(pause)

@@ -124,7 +124,7 @@ def test_a_writer_gives_up_with_a_clear_error_when_the_hub_stays_busy(tmp_path):
     open_hub(tmp_path / "hub.duckdb").close()
     writer = _holder(tmp_path / "hub.duckdb", read_only=False)
     try:
-        with pytest.raises(HubBusy, match="another process has the customer hub open"):
+        with pytest.raises(HubBusy, match="the customer hub is in use by another process"):
             open_hub(tmp_path / "hub.duckdb", wait_s=0.5)
     finally:
         _release(writer)
