@@ -128,3 +128,21 @@ def test_a_writer_gives_up_with_a_clear_error_when_the_hub_stays_busy(tmp_path):
             open_hub(tmp_path / "hub.duckdb", wait_s=0.5)
     finally:
         _release(writer)
+
+
+@uses_folder
+def test_an_import_in_another_process_runs_after_a_look_at_data_quality():
+    # The engine reads the hub for "Data Quality"; if it kept that connection between page
+    # views, no other process could write the hub while the app server runs.
+    data = _data()
+    _hand_hub(data)
+    quality = page("customers_quality")
+    assert {m.label: m.value for m in quality.metric}["# Records"] == "5"
+    (data / "more.csv").write_text(HAND_CSV.replace("k", "m"), encoding="utf-8")
+    (data / "m.yaml").write_text(MAPPING_YAML, encoding="utf-8")
+    command = [sys.executable, "-m", "cli", "customers", "import", str(data / "more.csv")]
+    command += ["--mapping-file", str(data / "m.yaml"), "--hub", str(data / "customers.duckdb")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    act(quality)
+    assert {m.label: m.value for m in quality.metric}["# Records"] == "10"
