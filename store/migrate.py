@@ -118,7 +118,7 @@ def _v3_customer_mappings(conn: Connection) -> None:
     metadata.create_all(conn, tables=[customer_mapping])
 
 
-def _v7_campaign_list_merged(conn: Connection) -> None:
+def _v5_campaign_list_merged(conn: Connection) -> None:
     metadata.create_all(conn, tables=[campaign_list_merged])
 
 
@@ -127,8 +127,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "campaign lists, campaigns, ledger, suppression, responses", _v2_campaigns),
     Migration(3, "customer import mappings", _v3_customer_mappings),
     Migration(4, "catalog kinds and builder specs", _v4_catalog_kinds_and_builder_specs),
-    # 5 and 6 belong to other branches; versions need not be contiguous.
-    Migration(7, "campaign list members merged by the customer hub", _v7_campaign_list_merged),
+    Migration(5, "campaign list members merged by the customer hub", _v5_campaign_list_merged),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
