@@ -33,6 +33,7 @@ from semantic.errors import StrataError
 from store.schema import (
     CAMPAIGN_TABLES,
     UTCDateTime,
+    campaign_list_merged,
     customer_mapping,
     metadata,
     now_utc,
@@ -117,11 +118,16 @@ def _v3_customer_mappings(conn: Connection) -> None:
     metadata.create_all(conn, tables=[customer_mapping])
 
 
+def _v5_campaign_list_merged(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[campaign_list_merged])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "query log and saved analyses", _v1_query_log_and_saved_analyses),
     Migration(2, "campaign lists, campaigns, ledger, suppression, responses", _v2_campaigns),
     Migration(3, "customer import mappings", _v3_customer_mappings),
     Migration(4, "catalog kinds and builder specs", _v4_catalog_kinds_and_builder_specs),
+    Migration(5, "campaign list members merged by the customer hub", _v5_campaign_list_merged),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
