@@ -4,8 +4,8 @@ responded and whether they unsubscribed through it.
 
 A list's members are keyed by its key column, so the customer is given as {column: value}
 (e.g. {"Customer Id": "7", "Customer Number": "EP-0000007"}). A list keyed by another column
-never matches. The caller decides which campaigns the acting user may see and passes only
-those: the same rule as the campaign pages.
+never matches. The caller passes only the campaigns the acting user may see
+(`list_campaigns(store, viewer(engine, user))`), the same rule as the campaign pages and CLI.
 
 >>> from store import open_store
 >>> with open_store("sqlite://") as store:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select
 
+from campaigns.visibility import Viewer, visible
 from semantic.errors import StrataError, did_you_mean
 from store.connect import Store
 from store.schema import campaign_list, campaign_list_member, campaign_list_merged, now_utc
@@ -195,9 +196,18 @@ def freeze_list(
 
 
 def get_list(
-    store: Store, name: str | None = None, version: int | None = None, *, list_id: int | None = None
+    store: Store,
+    name: str | None = None,
+    version: int | None = None,
+    *,
+    list_id: int | None = None,
+    seen_by: Viewer | None = None,
 ) -> CampaignList:
-    """A frozen list by name (its newest version unless `version` says which) or by id."""
+    """A frozen list by name (its newest version unless `version` says which) or by id.
+
+    With `seen_by`, another user's list is not found, exactly as a missing one (and only
+    the viewer's own names are suggested): whether it exists is not theirs to learn.
+    """
 
     def find(conn: Connection):
         query = select(campaign_list)
@@ -207,9 +217,14 @@ def get_list(
             query = query.where(_l.name == name)
             query = query.where(_l.version == version) if version else query
             query = query.order_by(_l.version.desc()).limit(1)
+        if seen_by is not None and not seen_by.administrator:
+            query = query.where(_l.created_by == seen_by.name)
         row = conn.execute(query).one_or_none()
         if row is None:
-            names = conn.execute(select(_l.name).distinct()).scalars().all()
+            names_query = select(_l.name).distinct()
+            if seen_by is not None and not seen_by.administrator:
+                names_query = names_query.where(_l.created_by == seen_by.name)
+            names = conn.execute(names_query).scalars().all()
             what = f"id {list_id}" if list_id is not None else repr(name)
             what += f" version {version}" if version else ""
             hint = did_you_mean(name or "", names) or "create it with `strata campaign list-create`"
@@ -221,12 +236,13 @@ def get_list(
     return CampaignList(**{**values, "field_names": tuple(json.loads(values["field_names"]))})
 
 
-def list_versions(store: Store) -> list[CampaignList]:
-    """Every frozen list, every version, newest first within a name."""
+def list_versions(store: Store, seen_by: Viewer | None = None) -> list[CampaignList]:
+    """Every frozen list `seen_by` may open (None: all), every version, newest first within
+    a name."""
     ids = store.read(
         lambda c: c.execute(select(_l.id).order_by(_l.name, _l.version.desc())).scalars().all()
     )
-    return [get_list(store, list_id=i) for i in ids]
+    return visible((get_list(store, list_id=i) for i in ids), seen_by)
 
 
 def list_members(store: Store, frozen: CampaignList) -> tuple[Member, ...]:

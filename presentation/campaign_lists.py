@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns import CampaignList, freeze_list, list_members, list_versions
+from campaigns import CampaignList, freeze_list, list_members, list_versions, viewer
 from campaigns.golden import default_hub
 from presentation import state
-from presentation.campaign_common import visible
 from semantic.errors import StrataError
 
 PREVIEW_ROWS = 50
@@ -28,7 +27,7 @@ def render() -> None:
     if flash := st.session_state.pop(FLASH, None):
         st.success(flash)
     store = state.store(eng)
-    lists = visible(list_versions(store), state.owner(eng, user), state.is_admin(eng, user))
+    lists = list_versions(store, viewer(eng, user))
     if not lists:
         st.info(
             "No campaign lists yet. Build an analysis on the Analysis page and use "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from campaigns import list_campaigns
+from campaigns import list_campaigns, viewer
 from campaigns.history import member_history
 from customers.held import held_records
 from customers.hub import default_hub_path
@@ -23,7 +23,6 @@ from customers.review import compare
 from engine import Engine
 from engine.analysis import Analysis, Condition, FilterGroup, Selected, to_logical_sql
 from presentation import customer_search, hub, state
-from presentation.campaign_common import visible
 from semantic.errors import StrataError
 
 ID = ("Customer", "Customer Id")
@@ -170,7 +169,7 @@ def _campaigns(eng: Engine, user: str | None, customer_id: int, number: str | No
     (their own; every one for an administrator), as the campaign pages decide."""
     st.subheader("Campaign history")
     store = state.store(eng)
-    mine = visible(list_campaigns(store), state.owner(eng, user), state.is_admin(eng, user))
+    mine = list_campaigns(store, viewer(eng, user))
     # A list is keyed by the column its author chose: the customer's id or number.
     keys = {ID[1]: str(customer_id), **({"Customer Number": str(number)} if number else {})}
     rows = member_history(store, keys, mine)
