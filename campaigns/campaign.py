@@ -56,6 +56,7 @@ class Campaign:
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    tracking: bool = False  # open pixel and click links in the HTML body (e-mail only)
 
 
 class CampaignError(StrataError):
@@ -73,6 +74,7 @@ def create_campaign(
     control_share: float = 0.0,
     rate_per_second: float | None = None,
     rate_per_hour: int | None = None,
+    tracking: bool = False,
 ) -> Campaign:
     """A new draft campaign that will send `template` to the members of `frozen`.
 
@@ -94,6 +96,11 @@ def create_campaign(
     for value, what in ((rate_per_second, "per second"), (rate_per_hour, "per hour")):
         if value is not None and value <= 0:
             raise CampaignError(f"a rate {what} must be positive, got {value}")
+    if tracking and channel != "email":
+        raise CampaignError(
+            "open and click tracking is for e-mail only\n"
+            "  hint: an SMS has no HTML to carry a pixel or links to rewrite; drop --track"
+        )
     address = frozen.email_column if channel == "email" else frozen.phone_column
     if address is None:
         raise CampaignError(
@@ -114,6 +121,7 @@ def create_campaign(
                 status=Status.DRAFT.value,
                 rate_per_second=rate_per_second,
                 rate_per_hour=rate_per_hour,
+                tracking=tracking,
                 created_by=created_by,
                 created_at=now_utc(),
             )
@@ -190,5 +198,6 @@ def _get(conn: Connection, name_or_id: str | int) -> Campaign:
             **values,
             "template": Template.from_json(values["template"]),
             "status": Status(values["status"]),
+            "tracking": bool(values["tracking"]),
         }
     )

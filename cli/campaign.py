@@ -82,6 +82,9 @@ def create(
     control: Annotated[float, typer.Option(help="Share held out as control, 0..1.")] = 0.0,
     rate: Annotated[float | None, typer.Option(help="Messages per second at most.")] = None,
     per_hour: Annotated[int | None, typer.Option(help="Messages per hour at most.")] = None,
+    track: Annotated[
+        bool, typer.Option(help="Track opens (pixel) and clicks (HTML links), e-mail only.")
+    ] = False,
 ) -> None:
     """Create a draft campaign: a frozen list, a template and its files, a control share."""
     from campaigns.campaign import create_campaign
@@ -108,8 +111,10 @@ def create(
             control_share=control,
             rate_per_second=rate,
             rate_per_hour=per_hour,
+            tracking=track,
         )
-    typer.echo(f"campaign {made.name!r} (draft) → list {frozen.name!r} v{frozen.version}")
+    tracked = ", tracking opens and clicks" if made.tracking else ""
+    typer.echo(f"campaign {made.name!r} (draft{tracked}) → list {frozen.name!r} v{frozen.version}")
 
 
 @campaign_app.command("template")

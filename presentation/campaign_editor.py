@@ -63,7 +63,7 @@ def render() -> None:
         key="ce_channel",
     )
     template, images = _template_inputs(channel, frozen)
-    settings = _send_inputs()
+    settings = _send_inputs(channel)
     st.divider()
     checked = _check(template, frozen, members)
     _preview(template, images, members, channel)
@@ -111,7 +111,7 @@ def _template_inputs(channel: str, frozen: CampaignList) -> tuple[Template, dict
     return template, images
 
 
-def _send_inputs() -> dict:
+def _send_inputs(channel: str) -> dict:
     cells = st.columns(3)
     control = cells[0].number_input(
         "Control share",
@@ -128,10 +128,18 @@ def _send_inputs() -> dict:
     per_hour = cells[2].number_input(
         "Messages per hour (0: no limit)", min_value=0, value=0, step=100, key="ce_per_hour"
     )
+    tracking = channel == "email" and st.checkbox(
+        "Track opens and clicks",
+        value=False,
+        help="Links in the HTML body go through the tracking server, and a 1×1 image shows "
+        "who opened the message (needs STRATA_TRACKING_URL or STRATA_UNSUBSCRIBE_URL).",
+        key="ce_tracking",
+    )
     return {
         "control_share": float(control),
         "rate_per_second": float(rate) or None,
         "rate_per_hour": int(per_hour) or None,
+        "tracking": bool(tracking),
     }
 
 

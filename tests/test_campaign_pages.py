@@ -206,6 +206,16 @@ def test_creating_a_draft_stores_the_template_its_files_and_settings(url):
     assert (made.control_share, made.rate_per_second, made.rate_per_hour) == (0.2, 10.0, None)
 
 
+def test_tracking_is_off_unless_the_editor_asks_for_it(url):
+    for name, ticked in (("Untracked", False), ("Tracked", True)):
+        at = editor(url, ce_name=name, ce_subject="Hi", ce_text="Text")
+        if ticked:
+            at.checkbox(key="ce_tracking").check().run()
+        button(at, "Create draft campaign").click().run()
+        with open_store(url) as store:
+            assert get_campaign(store, name).tracking is ticked
+
+
 def test_a_template_with_errors_is_not_created(url):
     at = editor(url, ce_name="Broken", ce_subject="Hi", ce_text="{{ nope }}")
     button(at, "Create draft campaign").click().run()
