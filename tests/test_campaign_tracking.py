@@ -280,6 +280,20 @@ def test_opened_and_clicked_measures_equal_hand_sql_on_the_store(
     assert got[:3] == [sent_n, opened, clicked]
     assert got[3] == pytest.approx(opened / sent_n) and got[4] == pytest.approx(clicked / sent_n)
     assert got[5] == link_clicks
+    by_link = (
+        'SELECT "Engagement"."Clicked Link", "Facts"."# Clicked" FROM "Campaign Results" '
+        'WHERE "Campaign"."Campaign" = \'Tracked results\' AND "Engagement"."Event" = \'click\''
+    )
+    per_link = default_store.read(
+        lambda conn: conn.exec_driver_sql(
+            "SELECT url, COUNT(DISTINCT member_key) FROM campaign_event "
+            "WHERE campaign_id = ? AND kind = 'click' GROUP BY url",
+            (c.id,),
+        ).all()
+    )
+    assert sorted(demo.query(by_link, user="admin").df.itertuples(index=False, name=None)) == (
+        sorted(tuple(r) for r in per_link)
+    )
     assert (opened, clicked, link_clicks) == (3, 2, 2 + 1)  # the case described above
 
 
