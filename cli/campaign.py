@@ -117,6 +117,64 @@ def create(
     typer.echo(f"campaign {made.name!r} (draft{tracked}) → list {frozen.name!r} v{frozen.version}")
 
 
+@campaign_app.command("edit")
+@_user_errors
+def edit(
+    name: NameArg,
+    list_name: Annotated[str | None, typer.Option("--list", help="Send to this list.")] = None,
+    version: Annotated[int | None, typer.Option(help="List version (default newest).")] = None,
+    subject: Annotated[str | None, typer.Option(help="New subject template.")] = None,
+    text: Annotated[Path | None, typer.Option(help="New text body template file.")] = None,
+    html: Annotated[Path | None, typer.Option(help="New HTML body template file.")] = None,
+    image: Annotated[
+        list[Path] | None, typer.Option(help="Inline images (replace the draft's).")
+    ] = None,
+    attach: Annotated[list[Path] | None, typer.Option(help="Attachments (replace).")] = None,
+    control: Annotated[float | None, typer.Option(help="Share held out, 0..1.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Messages per second; 0: no limit.")] = None,
+    per_hour: Annotated[int | None, typer.Option(help="Messages per hour; 0: no limit.")] = None,
+    track: Annotated[
+        bool | None, typer.Option("--track/--no-track", help="Open and click tracking.")
+    ] = None,
+) -> None:
+    """Change a draft campaign's list, template, control share, rate or tracking."""
+    from dataclasses import replace
+
+    from campaigns.campaign import get_campaign
+    from campaigns.edit import KEEP, edit_draft
+    from campaigns.files import put_file
+    from campaigns.lists import get_list
+
+    with _store() as store:
+        current = get_campaign(store, name)
+        t = current.template
+        changes = {
+            "subject": subject if subject is not None else t.subject,
+            "text": _read(text) if text else t.text,
+            "html": _read(html) if html else t.html,
+        }
+        if image is not None:
+            changes["images"] = tuple((p.name, put_file(_file(p))) for p in image)
+        if attach is not None:
+            changes["attachments"] = tuple((p.name, put_file(_file(p))) for p in attach)
+        edited = edit_draft(
+            store,
+            current.id,
+            frozen=get_list(store, list_name, version) if list_name else None,
+            template=replace(t, **changes),
+            control_share=control,
+            rate_per_second=KEEP if rate is None else (rate or None),
+            rate_per_hour=KEEP if per_hour is None else (per_hour or None),
+            tracking=track,
+        )
+        frozen = get_list(store, list_id=edited.list_id)
+    typer.echo(
+        f"campaign {edited.name!r} (draft{', tracking' if edited.tracking else ''}) → list "
+        f"{frozen.name!r} v{frozen.version}, control {edited.control_share:.0%}; run the "
+        "pre-flight again before launch"
+    )
+
+
 @campaign_app.command("template")
 @_user_errors
 def template(
