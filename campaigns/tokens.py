@@ -6,10 +6,13 @@ The two kinds are signed under different purposes, so neither passes as the othe
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from semantic.errors import StrataError
 
@@ -71,16 +74,43 @@ def sign_tracked(secret: str, what: Tracked) -> str:
     Traceback (most recent call last):
     campaigns.tokens.BadToken: this link is not valid
     """
-    payload = _b64(json.dumps([what.campaign_id, what.member_key, what.link]).encode())
-    return f"{payload}.{_mac(secret, payload, _TRACKED)}"
+    return tracked_signer(secret, what.campaign_id, what.member_key)(what.link)
+
+
+def tracked_signer(secret: str, campaign_id: int, member_key: str) -> Callable[[int], str]:
+    """Sign many links of one message: the part every link shares (campaign and member) is
+    encoded once, and each link number costs one HMAC.
+
+    >>> sign = tracked_signer("s3cret", 7, "1001")
+    >>> sign(2) == sign_tracked("s3cret", Tracked(7, "1001", 2))
+    True
+    """
+    head = _b64(json.dumps([campaign_id, member_key]).encode())
+    inner, outer = _pads(secret)
+    inner = inner.copy()
+    inner.update(f"{_TRACKED}{head}.".encode())
+
+    def sign_link(link: int) -> str:
+        # HMAC-SHA256 (RFC 2104) from hashlib objects copied at C speed, the key and the
+        # shared prefix absorbed once: what verify_tracked checks with hmac.digest.
+        i, o = inner.copy(), outer.copy()
+        i.update(str(link).encode())
+        o.update(i.digest())
+        return f"{head}.{link}.{_b64(o.digest()[:20])}"
+
+    return sign_link
 
 
 def verify_tracked(secret: str, token: str) -> Tracked:
     """The open or click a token carries, if its signature holds."""
-    payload, _, mac = token.partition(".")
-    if not payload or not hmac.compare_digest(mac, _mac(secret, payload, _TRACKED)):
+    head, _, rest = token.partition(".")
+    link, _, mac = rest.partition(".")
+    if not (head and link.isdigit() and link.isascii()):
         raise BadToken("this link is not valid")
-    campaign_id, member_key, link = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    expected = hmac.digest(secret.encode(), f"{_TRACKED}{head}.{link}".encode(), "sha256")
+    if not hmac.compare_digest(mac, _b64(expected[:20])):
+        raise BadToken("this link is not valid")
+    campaign_id, member_key = json.loads(base64.urlsafe_b64decode(head + "=="))
     return Tracked(int(campaign_id), str(member_key), int(link))
 
 
@@ -89,8 +119,21 @@ def verify_tracked(secret: str, token: str) -> Tracked:
 _TRACKED = "tracked:"
 
 
-def _mac(secret: str, payload: str, purpose: str = "") -> str:
-    digest = hmac.new(secret.encode(), (purpose + payload).encode(), hashlib.sha256).digest()
+@functools.lru_cache(maxsize=4)
+def _pads(secret: str) -> tuple[Any, Any]:
+    """SHA-256 states with the HMAC key's inner and outer pads absorbed (copied, never used)."""
+    key = secret.encode()
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return (
+        hashlib.sha256(bytes(b ^ 0x36 for b in key)),
+        hashlib.sha256(bytes(b ^ 0x5C for b in key)),
+    )
+
+
+def _mac(secret: str, payload: str) -> str:
+    digest = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
     return _b64(digest[:20])
 
 

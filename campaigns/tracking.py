@@ -12,7 +12,7 @@ import html
 import re
 
 from campaigns.settings import SendSettings
-from campaigns.tokens import Tracked, sign_tracked
+from campaigns.tokens import tracked_signer
 from semantic.errors import StrataError
 
 # An <a> tag's href, quoted either way or bare. A regex, not a parser: it keeps every other
@@ -46,6 +46,7 @@ def track_html(
     True
     """
     base = base_url.rstrip("/")
+    sign = tracked_signer(secret, campaign_id, member_key)
     number = 0
 
     def rewrite(match: re.Match[str]) -> str:
@@ -54,13 +55,11 @@ def track_html(
         if not _is_web(url):
             return match.group(0)
         number += 1
-        token = sign_tracked(secret, Tracked(campaign_id, member_key, number))
-        return f'{match.group(1)}"{base}/c/{token}"'
+        return f'{match.group(1)}"{base}/c/{sign(number)}"'
 
     tracked = _HREF.sub(rewrite, rendered_html)
-    token = sign_tracked(secret, Tracked(campaign_id, member_key, 0))
     pixel = (
-        f'<img src="{base}/o/{token}" width="1" height="1" alt="" '
+        f'<img src="{base}/o/{sign(0)}" width="1" height="1" alt="" '
         'style="border:0;width:1px;height:1px">'
     )
     ends = list(_BODY_END.finditer(tracked))
@@ -71,7 +70,8 @@ def track_html(
 
 
 def _url(match: re.Match[str]) -> str:
-    raw = next(g for g in match.groups()[1:] if g is not None)
+    _, double, single, bare = match.groups()
+    raw = double if double is not None else single if single is not None else bare
     # Jinja's autoescape writes & as &amp; inside attributes; the browser would undo it.
     return html.unescape(raw).strip()
 

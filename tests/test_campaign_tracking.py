@@ -182,13 +182,14 @@ def test_a_forged_or_edited_token_is_refused_with_400_and_records_nothing(
 ):
     c = _sent(tmp_path, app_store, sink, endpoint)
     click = _hrefs(_html(sink, "p1@x.example"))[0]
-    payload, _, mac = click.rpartition("/")[2].partition(".")
-    other = sign_tracked(SECRET, Tracked(c.id, "1", 2)).partition(".")[2]
+    head, link, mac = click.rpartition("/")[2].split(".")
+    other_mac = sign_tracked(SECRET, Tracked(c.id, "1", 2)).split(".")[2]
     forged = [
-        f"{endpoint}/c/{payload}.{other}",  # a valid signature, but of another link
-        f"{endpoint}/c/{payload}.{mac[:-2]}xx",
+        f"{endpoint}/c/{head}.{link}.{other_mac}",  # a valid signature, but of another link
+        f"{endpoint}/c/{head}.2.{mac}",  # the link number edited
+        f"{endpoint}/c/{head}.{link}.{mac[:-2]}xx",
         f"{endpoint}/c/eyJ4IjoxfQ.forged",
-        f"{endpoint}/o/{payload}.{mac}",  # a click's token used as the open pixel
+        f"{endpoint}/o/{head}.{link}.{mac}",  # a click's token used as the open pixel
     ]
     for url in forged:
         assert _get(url)[0] == 400, url
