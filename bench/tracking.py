@@ -28,7 +28,12 @@ with a reminder before it is due. Your customer number is {{ id }}.</p>
 
 
 def measure(messages: int, links: int, repeat: int) -> tuple[float, float]:
-    """Median CPU µs per message without and with tracking."""
+    """Median CPU µs per message without and with tracking.
+
+    >>> off, on = measure(messages=20, links=2, repeat=1)
+    >>> off > 0 and on > 0
+    True
+    """
     anchors = "\n".join(
         f'<p><a href="https://utility.example/page{n}?who={{{{ id }}}}">Link {n}</a></p>'
         for n in range(1, links + 1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
 from campaigns.campaign import Campaign, CampaignError, get_campaign
 from campaigns.templates import compile_template
@@ -65,6 +65,23 @@ def events(store: Store, campaign_id: int) -> list[dict]:
         .order_by(campaign_event.c.at, campaign_event.c.member_key, campaign_event.c.link)
     )
     return [dict(r._mapping) for r in store.read(lambda c: c.execute(query).all())]
+
+
+def engagement(store: Store, campaign_id: int) -> tuple[int, int]:
+    """(members who opened, members who clicked) of a campaign; a click counts as an open.
+
+    >>> from store import open_store
+    >>> with open_store("sqlite://") as store:
+    ...     engagement(store, 1)
+    (0, 0)
+    """
+    e = campaign_event.c
+    clicked = func.count(func.distinct(case((e.kind == "click", e.member_key))))
+    query = select(func.count(func.distinct(e.member_key)), clicked).where(
+        e.campaign_id == campaign_id
+    )
+    opened, clicks = store.read(lambda c: c.execute(query).one())
+    return int(opened), int(clicks)
 
 
 def _target(store: Store, tracked: Tracked) -> str:

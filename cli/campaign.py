@@ -313,6 +313,7 @@ def schedule(
 def status(name: Annotated[str | None, typer.Argument(help="One campaign.")] = None) -> None:
     """Campaigns with their status and ledger counts per state."""
     from campaigns.campaign import get_campaign, list_campaigns
+    from campaigns.events import engagement
     from campaigns.ledger import counts
 
     with _store() as store:
@@ -320,6 +321,9 @@ def status(name: Annotated[str | None, typer.Argument(help="One campaign.")] = N
         for c in chosen:
             n = counts(store, c.id)
             states = ", ".join(f"{k} {v}" for k, v in n.items() if v) or "no ledger yet"
+            if c.tracking:
+                opened, clicked = engagement(store, c.id)
+                states += f"; opened {opened}, clicked {clicked}"
             typer.echo(f"{c.name} [{c.channel}] {c.status}: {states}")
     if not chosen:
         typer.echo("(no campaigns)")

@@ -33,6 +33,7 @@ from tests.campaign_fixtures import (  # noqa: F401  (fixtures)
     frozen_people,
     sink_fixture,
 )
+from tests.conftest import strata
 from tests.store_fixtures import pg_server, store_url  # noqa: F401  (fixtures)
 
 SECRET = "tracking-secret"
@@ -296,6 +297,8 @@ def test_opened_and_clicked_measures_equal_hand_sql_on_the_store(
         sorted(tuple(r) for r in per_link)
     )
     assert (opened, clicked, link_clicks) == (3, 2, 2 + 1)  # the case described above
+    status = strata("campaign", "status", "Tracked results")
+    assert status.stdout.rstrip().endswith("; opened 3, clicked 2"), status.stderr
 
 
 @pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
