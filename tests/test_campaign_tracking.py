@@ -243,6 +243,21 @@ def test_a_tracked_campaign_without_an_endpoint_is_not_launched(tmp_path, app_st
     assert sink.messages == []
 
 
+def test_the_preflight_shows_tracking_and_switching_it_voids_the_approval(tmp_path, app_store):
+    from campaigns.edit import edit_draft
+
+    frozen = frozen_people(tmp_path, app_store, _people(2))
+    c = create_campaign(app_store, "Switched", frozen, TEMPLATE, "m", tracking=True)
+    report = preflight(app_store, c)
+    assert "  tracking: opens (a 1x1 image) and clicks on 2 web link(s) per message" in "\n".join(
+        report.lines()
+    )
+    edit_draft(app_store, c.id, tracking=False)
+    settings = SendSettings(unsubscribe_url="http://127.0.0.1:9/u", unsubscribe_secret=SECRET)
+    with pytest.raises(CampaignError, match="changed since its pre-flight report"):
+        launch(app_store, c.id, report, settings)
+
+
 @pytest.fixture
 def default_store(demo):
     # The demo model reads campaign results from $STRATA_DATA/app.db: the default store.
