@@ -354,3 +354,21 @@ def test_migration_5_leaves_campaigns_made_before_it_untracked(store_url):  # no
         tracked = store.read(lambda c: c.execute(text("SELECT tracking FROM campaign")).all())
         assert [tuple(r) for r in tracked] == [(False,)]
         assert events(store, 1) == []
+
+
+@pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
+def test_each_store_keeps_one_row_per_first_open_and_first_click_per_link(
+    store_url,  # noqa: F811
+    tmp_path,
+    sink,
+):
+    from campaigns.events import engagement, record_event
+
+    with open_store(store_url) as store:
+        c = _sent(tmp_path, store, sink, "https://t.example", n=2, name="Both stores")
+        for link in (0, 0, 1, 1, 2):
+            record_event(store, Tracked(c.id, "1", link))
+        record_event(store, Tracked(c.id, "2", 2))
+        got = sorted((e["member_key"], e["kind"], e["link"]) for e in events(store, c.id))
+        assert got == [("1", "click", 1), ("1", "click", 2), ("1", "open", 0), ("2", "click", 2)]
+        assert engagement(store, c.id) == (2, 2)
