@@ -38,26 +38,45 @@ def list_create(
     key: Annotated[str | None, typer.Option(help="Member key column (default: first).")] = None,
     email: Annotated[str | None, typer.Option(help="E-mail column (default: guessed).")] = None,
     phone: Annotated[str | None, typer.Option(help="Phone column (default: guessed).")] = None,
+    hub: Annotated[
+        Path | None,
+        typer.Option(
+            help="Customer hub whose merges collapse members (default: "
+            "$STRATA_DATA/customers.duckdb, if it exists)."
+        ),
+    ] = None,
+    hub_key: Annotated[
+        str | None,
+        typer.Option(help="Column holding hub source keys (default: Customer Number, else key)."),
+    ] = None,
     model: ModelOption = DEFAULT_MODEL,
 ) -> None:
-    """Freeze an analysis (or Logical SQL) as a campaign list, run as --user."""
-    from campaigns.lists import freeze_analysis, freeze_list
+    """Freeze an analysis (or Logical SQL) as a campaign list, run as --user.
+
+    Members that the customer hub merged into one person are kept once (at the golden
+    record's address); the others are marked and excluded at pre-flight.
+    """
+    from campaigns.golden import default_hub
+    from campaigns.lists import freeze_analysis, freeze_list, list_members
     from engine import Engine
 
     if (analysis is None) == (sql is None):
         raise StrataError("give either --analysis NAME or --sql '…'")
     engine = Engine.open(model)
-    columns = {"key": key, "email": email, "phone": phone}
+    found = hub or default_hub()
+    columns = {"key": key, "email": email, "phone": phone, "hub": found, "hub_key": hub_key}
     try:
         with _store() as store:
             if analysis is not None:
                 frozen = freeze_analysis(engine, store, name, analysis, user, folder, **columns)
             else:
                 frozen = freeze_list(engine, store, name, sql, user, **columns)
+            collapsed = sum(1 for m in list_members(store, frozen) if m.merged_into)
     finally:
         engine.close()
+    merged = f", {collapsed} merged into another member by the customer hub" if collapsed else ""
     typer.echo(
-        f"list {frozen.name!r} version {frozen.version}: {frozen.row_count} members "
+        f"list {frozen.name!r} version {frozen.version}: {frozen.row_count} members{merged} "
         f"(key {frozen.key_column!r}, e-mail {frozen.email_column!r}, "
         f"phone {frozen.phone_column!r}), content {frozen.content_hash[:12]}, "
         f"model {frozen.model_hash[:12]}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from campaigns import CampaignList, freeze_list, list_members, list_versions
+from campaigns.golden import default_hub
 from presentation import state
 from presentation.campaign_common import visible
 from semantic.errors import StrataError
@@ -70,12 +71,20 @@ def _details(store, frozen: CampaignList) -> None:
     st.code(frozen.logical_sql, language="sql")
     st.caption(f"content {frozen.content_hash} · model {frozen.model_hash}")
     members = list_members(store, frozen)
+    merged = any(m.merged_into for m in members)
     st.markdown(
         f"**Members** (first {min(PREVIEW_ROWS, len(members)):,} of {len(members):,}, in key order)"
     )
     st.dataframe(
         [
-            {"key": m.key, "e-mail": m.email, "phone": m.phone, **m.fields}
+            {
+                "key": m.key,
+                "e-mail": m.email,
+                "phone": m.phone,
+                # Only on lists the customer hub collapsed: whom this member is contacted as.
+                **({"merged into": m.merged_into or ""} if merged else {}),
+                **m.fields,
+            }
             for m in members[:PREVIEW_ROWS]
         ],
         hide_index=True,
@@ -104,6 +113,7 @@ def _freeze_again(eng, user: str | None, frozen: CampaignList) -> None:
             key=frozen.key_column,
             email=frozen.email_column,
             phone=frozen.phone_column,
+            hub=default_hub(),
         )
     except StrataError as e:
         st.error(str(e))

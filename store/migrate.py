@@ -35,6 +35,7 @@ from store.schema import (
     CAMPAIGN_TABLES,
     UTCDateTime,
     campaign_event,
+    campaign_list_merged,
     customer_mapping,
     metadata,
     now_utc,
@@ -112,7 +113,7 @@ def _v4_catalog_kinds_and_builder_specs(conn: Connection) -> None:
 
 def _v2_campaigns(conn: Connection) -> None:
     # Same rule as v1: copy the definitions here before a later migration changes them
-    # (v5 adds a column to campaign, so campaign comes from its v2 copy below).
+    # (v6 adds a column to campaign, so campaign comes from its v2 copy below).
     metadata.create_all(conn, tables=[t for t in CAMPAIGN_TABLES if t.name != "campaign"])
     _V2.create_all(conn)
 
@@ -149,7 +150,11 @@ def _v3_customer_mappings(conn: Connection) -> None:
     metadata.create_all(conn, tables=[customer_mapping])
 
 
-def _v5_open_and_click_tracking(conn: Connection) -> None:
+def _v5_campaign_list_merged(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[campaign_list_merged])
+
+
+def _v6_open_and_click_tracking(conn: Connection) -> None:
     # Constant DDL, the same on SQLite (3.23+ knows FALSE) and PostgreSQL; existing campaigns
     # keep tracking off, as they were sent.
     conn.execute(text("ALTER TABLE campaign ADD COLUMN tracking BOOLEAN NOT NULL DEFAULT FALSE"))
@@ -161,7 +166,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "campaign lists, campaigns, ledger, suppression, responses", _v2_campaigns),
     Migration(3, "customer import mappings", _v3_customer_mappings),
     Migration(4, "catalog kinds and builder specs", _v4_catalog_kinds_and_builder_specs),
-    Migration(5, "campaign open and click tracking", _v5_open_and_click_tracking),
+    Migration(5, "campaign list members merged by the customer hub", _v5_campaign_list_merged),
+    Migration(6, "campaign open and click tracking", _v6_open_and_click_tracking),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

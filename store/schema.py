@@ -199,7 +199,7 @@ campaign = Table(
     # The per-campaign lock: a lease held by one sender ("host pid N"), renewed while it runs.
     Column("lock_owner", Text),
     Column("lock_until", UTCDateTime),
-    # Open and click tracking (migration 5): off unless the campaign asks for it.
+    # Open and click tracking (migration 6): off unless the campaign asks for it.
     Column("tracking", Boolean, nullable=False, server_default=false()),
     CheckConstraint(
         "status IN ('draft', 'scheduled', 'running', 'paused', 'cancelled', 'finished')",
@@ -278,7 +278,19 @@ customer_mapping = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
-# Open and click tracking (migration 5): the first open of a message and the first click on each
+# Campaign lists use golden records (issue 7): a list member whose customer the customer hub
+# merged into another member's, and that member's key. The member stays on the list (the
+# query returned it) but is never contacted; pre-flight counts it as "duplicate customer
+# (merged)". A table of its own, so that campaign_list_member keeps its v2 shape.
+campaign_list_merged = Table(
+    "campaign_list_merged",
+    metadata,
+    Column("list_id", Integer, primary_key=True, autoincrement=False),
+    Column("member_key", Text, primary_key=True),
+    Column("merged_into", Text, nullable=False),
+)
+
+# Open and click tracking (migration 6): the first open of a message and the first click on each
 # of its links, one row each, so a pixel fetched again by an image proxy counts once. `link` is
 # 0 for an open and the link's number (from 1, in the HTML's order) for a click; `url` is the
 # target the click went to, looked up from the campaign's own template, never from the request.
