@@ -57,6 +57,7 @@ class Campaign:
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    tracking: bool = False  # open pixel and click links in the HTML body (e-mail only)
 
 
 class CampaignError(StrataError):
@@ -74,6 +75,7 @@ def create_campaign(
     control_share: float = 0.0,
     rate_per_second: float | None = None,
     rate_per_hour: int | None = None,
+    tracking: bool = False,
 ) -> Campaign:
     """A new draft campaign that will send `template` to the members of `frozen`.
 
@@ -85,23 +87,7 @@ def create_campaign(
     ...     c.status, set_status(store, "Spring", Status.RUNNING).status
     (<Status.DRAFT: 'draft'>, <Status.RUNNING: 'running'>)
     """
-    if channel not in CHANNELS:
-        raise CampaignError(f"unknown channel {channel!r}\n  hint: one of {', '.join(CHANNELS)}")
-    if not 0.0 <= control_share < 1.0:
-        raise CampaignError(
-            f"control share {control_share} is out of range\n"
-            "  hint: a share of the list between 0 (no control group) and 1, e.g. 0.1"
-        )
-    for value, what in ((rate_per_second, "per second"), (rate_per_hour, "per hour")):
-        if value is not None and value <= 0:
-            raise CampaignError(f"a rate {what} must be positive, got {value}")
-    address = frozen.email_column if channel == "email" else frozen.phone_column
-    if address is None:
-        raise CampaignError(
-            f"list {frozen.name!r} has no {'e-mail' if channel == 'email' else 'phone'} column\n"
-            "  hint: freeze it again with the address column selected (or named with --email "
-            "/ --phone)"
-        )
+    check_settings(frozen, channel, control_share, rate_per_second, rate_per_hour, tracking)
 
     def add(conn: Connection) -> int:
         return conn.execute(
@@ -115,6 +101,7 @@ def create_campaign(
                 status=Status.DRAFT.value,
                 rate_per_second=rate_per_second,
                 rate_per_hour=rate_per_hour,
+                tracking=tracking,
                 created_by=created_by,
                 created_at=now_utc(),
             )
@@ -127,6 +114,47 @@ def create_campaign(
         raise CampaignError(
             f"a campaign named {name!r} already exists\n  hint: pick another name"
         ) from None
+
+
+def check_settings(
+    frozen: CampaignList,
+    channel: str,
+    control_share: float,
+    rate_per_second: float | None,
+    rate_per_hour: int | None,
+    tracking: bool,
+) -> None:
+    """Refuse settings a campaign cannot send with (creating one, or editing a draft).
+
+    >>> from campaigns.lists import CampaignList
+    >>> frozen = CampaignList(1, "L", 1, "", None, "", 0, "", "Id", "Email", None, (), "a", None)
+    >>> check_settings(frozen, "email", 1.5, None, None, False)
+    Traceback (most recent call last):
+    campaigns.campaign.CampaignError: control share 1.5 is out of range
+      hint: a share of the list between 0 (no control group) and 1, e.g. 0.1
+    """
+    if channel not in CHANNELS:
+        raise CampaignError(f"unknown channel {channel!r}\n  hint: one of {', '.join(CHANNELS)}")
+    if not 0.0 <= control_share < 1.0:
+        raise CampaignError(
+            f"control share {control_share} is out of range\n"
+            "  hint: a share of the list between 0 (no control group) and 1, e.g. 0.1"
+        )
+    for value, what in ((rate_per_second, "per second"), (rate_per_hour, "per hour")):
+        if value is not None and value <= 0:
+            raise CampaignError(f"a rate {what} must be positive, got {value}")
+    if tracking and channel != "email":
+        raise CampaignError(
+            "open and click tracking is for e-mail only\n"
+            "  hint: an SMS has no HTML to carry a pixel or links to rewrite; drop --track"
+        )
+    address = frozen.email_column if channel == "email" else frozen.phone_column
+    if address is None:
+        raise CampaignError(
+            f"list {frozen.name!r} has no {'e-mail' if channel == 'email' else 'phone'} column\n"
+            "  hint: freeze it again with the address column selected (or named with --email "
+            "/ --phone)"
+        )
 
 
 def get_campaign(store: Store, name_or_id: str | int, seen_by: Viewer | None = None) -> Campaign:
@@ -199,5 +227,6 @@ def _get(conn: Connection, name_or_id: str | int, seen_by: Viewer | None = None)
             **values,
             "template": Template.from_json(values["template"]),
             "status": Status(values["status"]),
+            "tracking": bool(values["tracking"]),
         }
     )

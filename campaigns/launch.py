@@ -11,6 +11,7 @@ from campaigns.lists import get_list, list_members
 from campaigns.preflight import Preflight, template_hash
 from campaigns.settings import SendSettings
 from campaigns.suppression import suppressed
+from campaigns.tracking import tracking_ready
 from store.connect import Store
 
 
@@ -27,6 +28,8 @@ def launch(
     settings = settings or SendSettings.from_env()
     campaign = get_campaign(store, name_or_id)
     check_approval(store, campaign, approved)
+    if campaign.tracking:
+        tracking_ready(settings)  # before the ledger: a launch that cannot send changes nothing
     frozen = get_list(store, list_id=campaign.list_id)
     # Decided again now, not taken from the report: an unsubscribe since approval must count.
     decisions = decide(

@@ -13,6 +13,7 @@ from campaigns.lists import get_list, list_members
 from campaigns.sms import segments
 from campaigns.suppression import suppressed
 from campaigns.templates import Rendered, RenderError, compile_template, preview
+from campaigns.tracking import links
 from store.connect import Store
 
 
@@ -39,6 +40,7 @@ class Preflight:
     error_count: int
     samples: tuple[Sample, ...]
     sms_segments: tuple[str, int] | None = None  # (encoding, most segments of one member)
+    tracked_links: int | None = None  # tracking on: web links in the first sample's HTML
 
     @property
     def ok(self) -> bool:
@@ -60,6 +62,11 @@ class Preflight:
         if self.sms_segments:
             encoding, most = self.sms_segments
             out.append(f"  SMS: {encoding}, up to {most} segment(s) per message")
+        if self.tracked_links is not None:
+            out.append(
+                f"  tracking: opens (a 1x1 image) and clicks on {self.tracked_links} web "
+                "link(s) per message, through the tracking server"
+            )
         if self.error_count:
             out.append(f"  template errors: {self.error_count}")
             out += [f"    {e}" for e in self.errors]
@@ -117,7 +124,15 @@ def preflight(store: Store, campaign: Campaign, samples: int = 3) -> Preflight:
         error_count=checked.error_count,
         samples=tuple(rendered),
         sms_segments=sms,
+        tracked_links=_tracked_links(campaign, rendered),
     )
+
+
+def _tracked_links(campaign: Campaign, samples: list[Sample]) -> int | None:
+    if not campaign.tracking:
+        return None
+    html = next((s.rendered.html for s in samples if s.rendered.html is not None), None)
+    return len(links(html)) if html is not None else 0
 
 
 def duration(messages: int, per_second: float | None, per_hour: int | None) -> float | None:
@@ -136,7 +151,10 @@ def duration(messages: int, per_second: float | None, per_hour: int | None) -> f
 
 
 def template_hash(campaign: Campaign) -> str:
-    return hashlib.sha256(campaign.template.to_json().encode()).hexdigest()
+    # Tracking rewrites what is sent, so switching it voids an approval; an untracked
+    # campaign's hash is the template's alone, as it always was.
+    marked = campaign.template.to_json() + ("\0tracked" if campaign.tracking else "")
+    return hashlib.sha256(marked.encode()).hexdigest()
 
 
 def _human(seconds: float) -> str:

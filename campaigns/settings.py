@@ -32,7 +32,8 @@ class SendSettings:
     timeout_s: float = 30.0
     lease_s: float = 60.0  # campaign lock lease; renewed every batch
     unsubscribe_url: str | None = None  # e.g. https://utility.example/u
-    unsubscribe_secret: str | None = None
+    unsubscribe_secret: str | None = None  # also signs open and click tracking links
+    tracking_url: str | None = None  # e.g. https://utility.example (default: unsubscribe's)
     sms_url: str | None = None
     sms_auth: str | None = None  # the Authorization header's value
     sms_sender: str = "Strata"
@@ -40,6 +41,20 @@ class SendSettings:
     @property
     def sender_domain(self) -> str:
         return self.sender.rpartition("@")[2].strip(">") or "localhost"
+
+    @property
+    def tracking_base(self) -> str | None:
+        """Where tracked links and the open pixel point: `tracking_url`, or the server that
+        answers `unsubscribe_url` (…/u), since one `strata unsubscribe-server` serves both.
+
+        >>> SendSettings(unsubscribe_url="https://u.example/u").tracking_base
+        'https://u.example'
+        """
+        if self.tracking_url:
+            return self.tracking_url.rstrip("/")
+        if self.unsubscribe_url and self.unsubscribe_url.rstrip("/").endswith("/u"):
+            return self.unsubscribe_url.rstrip("/")[: -len("/u")]
+        return None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SendSettings:
@@ -78,6 +93,7 @@ _FIELDS = {
     "lease_s": float,
     "unsubscribe_url": str,
     "unsubscribe_secret": str,
+    "tracking_url": str,
     "sms_url": str,
     "sms_auth": str,
     "sms_sender": str,

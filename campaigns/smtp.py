@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+from dataclasses import replace
 from typing import ClassVar
 
 import aiosmtplib
@@ -18,6 +19,7 @@ from campaigns.mime import Part
 from campaigns.settings import SendSettings
 from campaigns.templates import compile_template
 from campaigns.tokens import Unsubscribe, sign
+from campaigns.tracking import track_html, tracking_ready
 from campaigns.wire import MessageWriter
 
 
@@ -41,11 +43,15 @@ class EmailChannel:
             images=[Part(name, get_file(digest)) for name, digest in template.images],
             attachments=[Part(name, get_file(digest)) for name, digest in template.attachments],
         )
+        if campaign.tracking:
+            tracking_ready(settings)
         self._pool: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         self._clients: list[aiosmtplib.SMTP] = []
 
     def prepare(self, row: Claimed) -> bytes:
         rendered = self.compiled.render(row.fields)
+        if self.campaign.tracking and rendered.html is not None:
+            rendered = replace(rendered, html=self._tracked(rendered.html, row.member_key))
         return self.writer.write(
             rendered, row.address, row.message_id, self._unsubscribe_url(row.address)
         )
@@ -103,6 +109,15 @@ class EmailChannel:
             use_tls=s.smtp_tls == "tls",
             start_tls=s.smtp_tls == "starttls",
             timeout=s.timeout_s,
+        )
+
+    def _tracked(self, html: str, member_key: str) -> str:
+        return track_html(
+            html,
+            base_url=self.settings.tracking_base or "",
+            secret=self.settings.unsubscribe_secret or "",
+            campaign_id=self.campaign.id,
+            member_key=member_key,
         )
 
     def _unsubscribe_url(self, address: str) -> str | None:

@@ -123,6 +123,9 @@ def create(
     rate: Annotated[float | None, typer.Option(help="Messages per second at most.")] = None,
     per_hour: Annotated[int | None, typer.Option(help="Messages per hour at most.")] = None,
     model: ModelOption = DEFAULT_MODEL,
+    track: Annotated[
+        bool, typer.Option(help="Track opens (pixel) and clicks (HTML links), e-mail only.")
+    ] = False,
 ) -> None:
     """Create a draft campaign: a frozen list, a template and its files, a control share."""
     from campaigns.campaign import create_campaign
@@ -150,8 +153,71 @@ def create(
             control_share=control,
             rate_per_second=rate,
             rate_per_hour=per_hour,
+            tracking=track,
         )
-    typer.echo(f"campaign {made.name!r} (draft) → list {frozen.name!r} v{frozen.version}")
+    tracked = ", tracking opens and clicks" if made.tracking else ""
+    typer.echo(f"campaign {made.name!r} (draft{tracked}) → list {frozen.name!r} v{frozen.version}")
+
+
+@campaign_app.command("edit")
+@_user_errors
+def edit(
+    name: NameArg,
+    list_name: Annotated[str | None, typer.Option("--list", help="Send to this list.")] = None,
+    version: Annotated[int | None, typer.Option(help="List version (default newest).")] = None,
+    subject: Annotated[str | None, typer.Option(help="New subject template.")] = None,
+    text: Annotated[Path | None, typer.Option(help="New text body template file.")] = None,
+    html: Annotated[Path | None, typer.Option(help="New HTML body template file.")] = None,
+    image: Annotated[
+        list[Path] | None, typer.Option(help="Inline images (replace the draft's).")
+    ] = None,
+    attach: Annotated[list[Path] | None, typer.Option(help="Attachments (replace).")] = None,
+    control: Annotated[float | None, typer.Option(help="Share held out, 0..1.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Messages per second; 0: no limit.")] = None,
+    per_hour: Annotated[int | None, typer.Option(help="Messages per hour; 0: no limit.")] = None,
+    track: Annotated[
+        bool | None, typer.Option("--track/--no-track", help="Open and click tracking.")
+    ] = None,
+    user: SeenBy = None,
+    model: ModelOption = DEFAULT_MODEL,
+) -> None:
+    """Change a draft campaign's list, template, control share, rate or tracking."""
+    from dataclasses import replace
+
+    from campaigns.campaign import get_campaign
+    from campaigns.edit import KEEP, edit_draft
+    from campaigns.files import put_file
+    from campaigns.lists import get_list
+
+    seen_by = _viewer(user, model)
+    with _store() as store:
+        current = get_campaign(store, name, seen_by)
+        t = current.template
+        changes = {
+            "subject": subject if subject is not None else t.subject,
+            "text": _read(text) if text else t.text,
+            "html": _read(html) if html else t.html,
+        }
+        if image is not None:
+            changes["images"] = tuple((p.name, put_file(_file(p))) for p in image)
+        if attach is not None:
+            changes["attachments"] = tuple((p.name, put_file(_file(p))) for p in attach)
+        edited = edit_draft(
+            store,
+            current.id,
+            frozen=get_list(store, list_name, version, seen_by=seen_by) if list_name else None,
+            template=replace(t, **changes),
+            control_share=control,
+            rate_per_second=KEEP if rate is None else (rate or None),
+            rate_per_hour=KEEP if per_hour is None else (per_hour or None),
+            tracking=track,
+        )
+        frozen = get_list(store, list_id=edited.list_id)
+    typer.echo(
+        f"campaign {edited.name!r} (draft{', tracking' if edited.tracking else ''}) → list "
+        f"{frozen.name!r} v{frozen.version}, control {edited.control_share:.0%}; run the "
+        "pre-flight again before launch"
+    )
 
 
 @campaign_app.command("template")
@@ -311,6 +377,7 @@ def status(
 ) -> None:
     """Campaigns with their status and ledger counts per state (those --user may see)."""
     from campaigns.campaign import get_campaign, list_campaigns
+    from campaigns.events import engagement
     from campaigns.ledger import counts
 
     seen_by = _viewer(user, model)
@@ -319,6 +386,9 @@ def status(
         for c in chosen:
             n = counts(store, c.id)
             states = ", ".join(f"{k} {v}" for k, v in n.items() if v) or "no ledger yet"
+            if c.tracking:
+                opened, clicked = engagement(store, c.id)
+                states += f"; opened {opened}, clicked {clicked}"
             typer.echo(f"{c.name} [{c.channel}] {c.status}: {states}")
     if not chosen:
         typer.echo("(no campaigns)")

@@ -1,5 +1,6 @@
 """The campaign editor: a draft campaign from a frozen list, with its channel, template (subject,
-text, optional HTML with inline images by CID, attachments), control share and rate.
+text, optional HTML with inline images by CID, attachments), control share and rate; or a
+draft made earlier, loaded into the same form and saved back while it is still a draft.
 
 The template is checked against every member of the list as it is typed (strict undefined:
 a missing field is an error, not an empty string), and any member can be previewed.
@@ -9,20 +10,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import replace
 
 import streamlit as st
 
 from campaigns import (
+    Campaign,
     CampaignList,
+    Status,
     Template,
     create_campaign,
+    list_campaigns,
     list_members,
     list_versions,
     preview,
     render_one,
     viewer,
 )
-from campaigns.files import put_file
+from campaigns.edit import edit_draft
+from campaigns.files import get_file, put_file
 from campaigns.sms import segments
 from campaigns.templates import CID_DOMAIN, TemplateErrors
 from presentation import state
@@ -46,6 +52,7 @@ def render() -> None:
     if not lists:
         st.info("Freeze a campaign list first (Analysis → Results → Save as campaign list).")
         return
+    draft = _draft_choice(store, eng, user, lists)
     frozen = st.selectbox(
         "Campaign list",
         lists,
@@ -54,22 +61,92 @@ def render() -> None:
     )
     members = list_members(store, frozen)
     top = st.columns([3, 2])
-    name = top[0].text_input("Campaign name", key="ce_name")
+    name = top[0].text_input("Campaign name", key="ce_name", disabled=draft is not None)
     channel = top[1].radio(
         "Channel",
         ["email", "sms"],
         format_func={"email": "E-mail", "sms": "SMS"}.get,
         horizontal=True,
         key="ce_channel",
+        disabled=draft is not None,  # a draft keeps its channel: the list's address column
     )
     template, images = _template_inputs(channel, frozen)
-    settings = _send_inputs()
+    if draft is not None:
+        template, images = _kept_files(template, images, draft.template)
+    settings = _send_inputs(channel)
     st.divider()
     checked = _check(template, frozen, members)
     _preview(template, images, members, channel)
     st.divider()
+    if draft is not None:
+        if st.button("Save draft", key="ce_save", type="primary"):
+            _save(store, draft, frozen, template, settings, checked)
+        return
     if st.button("Create draft campaign", key="ce_create", type="primary"):
         _create(store, state.owner(eng, user), name, frozen, template, channel, settings, checked)
+
+
+NEW = "(a new campaign)"
+
+
+def _draft_choice(store, eng, user, lists) -> Campaign | None:
+    """The draft chosen for editing (its values loaded into the widgets once), or None."""
+    seen = list_campaigns(store, viewer(eng, user))
+    drafts = {c.name: c for c in seen if c.status is Status.DRAFT}
+    if not drafts:
+        return None
+    chosen = st.selectbox("Edit", [NEW, *drafts], key="ce_draft", help="Only drafts can change.")
+    draft = drafts.get(chosen)
+    if draft is not None and st.session_state.get("ce_loaded") != draft.id:
+        # Widgets take their values from the session state: set them before they are drawn.
+        t = draft.template
+        st.session_state.update(
+            ce_loaded=draft.id,
+            ce_list=next((f for f in lists if f.id == draft.list_id), lists[0]),
+            ce_name=draft.name,
+            ce_channel=draft.channel,
+            ce_subject=t.subject,
+            ce_text=t.text,
+            ce_html=t.html or "",
+            ce_control=draft.control_share,
+            ce_rate=draft.rate_per_second or 0.0,
+            ce_per_hour=draft.rate_per_hour or 0,
+            ce_tracking=draft.tracking,
+        )
+    elif draft is None:
+        st.session_state.pop("ce_loaded", None)
+    return draft
+
+
+def _kept_files(
+    template: Template, images: dict[str, bytes], before: Template
+) -> tuple[Template, dict[str, bytes]]:
+    """A draft keeps its images and attachments unless new ones are uploaded."""
+    if not template.images and before.images:
+        template = replace(template, images=before.images)
+        images = {name: get_file(digest) for name, digest in before.images}
+    if not template.attachments and before.attachments:
+        template = replace(template, attachments=before.attachments)
+    return template, images
+
+
+def _save(store, draft: Campaign, frozen, template, settings, errors) -> None:
+    if errors:
+        st.error("Fix the template first: it must render for every member of the list.")
+        return
+    images, attachments = st.session_state.get("ce_files", ({}, {}))
+    try:
+        for content in (*images.values(), *attachments.values()):
+            put_file(content)
+        edit_draft(store, draft.id, frozen=frozen, template=template, **settings)
+    except StrataError as e:
+        st.error(str(e))
+        return
+    st.session_state[CREATED] = draft.name
+    st.session_state[FLASH] = (
+        f"Draft campaign {draft.name!r} saved; run its pre-flight again before launch."
+    )
+    st.rerun()
 
 
 def _template_inputs(channel: str, frozen: CampaignList) -> tuple[Template, dict[str, bytes]]:
@@ -111,7 +188,7 @@ def _template_inputs(channel: str, frozen: CampaignList) -> tuple[Template, dict
     return template, images
 
 
-def _send_inputs() -> dict:
+def _send_inputs(channel: str) -> dict:
     cells = st.columns(3)
     control = cells[0].number_input(
         "Control share",
@@ -128,10 +205,18 @@ def _send_inputs() -> dict:
     per_hour = cells[2].number_input(
         "Messages per hour (0: no limit)", min_value=0, value=0, step=100, key="ce_per_hour"
     )
+    tracking = channel == "email" and st.checkbox(
+        "Track opens and clicks",
+        value=False,
+        help="Links in the HTML body go through the tracking server, and a 1×1 image shows "
+        "who opened the message (needs STRATA_TRACKING_URL or STRATA_UNSUBSCRIBE_URL).",
+        key="ce_tracking",
+    )
     return {
         "control_share": float(control),
         "rate_per_second": float(rate) or None,
         "rate_per_hour": int(per_hour) or None,
+        "tracking": bool(tracking),
     }
 
 

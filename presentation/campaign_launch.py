@@ -100,6 +100,11 @@ def _show(report: Preflight) -> None:
     if report.sms_segments:
         encoding, most = report.sms_segments
         st.caption(f"SMS: {encoding}, up to {most} segment(s) per message")
+    if report.tracked_links is not None:
+        st.caption(
+            f"Tracking: opens (a 1×1 image) and clicks on {report.tracked_links} web link(s) "
+            "per message, through the tracking server."
+        )
     if report.error_count:
         st.error(
             f"**{report.error_count:,} template error(s)**; fix them to launch:\n\n"

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Connection,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -33,6 +34,7 @@ from semantic.errors import StrataError
 from store.schema import (
     CAMPAIGN_TABLES,
     UTCDateTime,
+    campaign_event,
     campaign_list_merged,
     customer_mapping,
     metadata,
@@ -110,8 +112,38 @@ def _v4_catalog_kinds_and_builder_specs(conn: Connection) -> None:
 
 
 def _v2_campaigns(conn: Connection) -> None:
-    # Same rule as v1: copy the definitions here before a later migration changes them.
-    metadata.create_all(conn, tables=list(CAMPAIGN_TABLES))
+    # Same rule as v1: copy the definitions here before a later migration changes them
+    # (v6 adds a column to campaign, so campaign comes from its v2 copy below).
+    metadata.create_all(conn, tables=[t for t in CAMPAIGN_TABLES if t.name != "campaign"])
+    _V2.create_all(conn)
+
+
+_V2 = MetaData()
+_campaign_v2 = Table(
+    "campaign",
+    _V2,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("list_id", Integer, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("template", Text, nullable=False),
+    Column("control_share", Float, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("scheduled_at", UTCDateTime),
+    Column("rate_per_second", Float),
+    Column("rate_per_hour", Integer),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("lock_owner", Text),
+    Column("lock_until", UTCDateTime),
+    CheckConstraint(
+        "status IN ('draft', 'scheduled', 'running', 'paused', 'cancelled', 'finished')",
+        name="campaign_status",
+    ),
+    CheckConstraint("channel IN ('email', 'sms')", name="campaign_channel"),
+)
 
 
 def _v3_customer_mappings(conn: Connection) -> None:
@@ -122,12 +154,20 @@ def _v5_campaign_list_merged(conn: Connection) -> None:
     metadata.create_all(conn, tables=[campaign_list_merged])
 
 
+def _v6_open_and_click_tracking(conn: Connection) -> None:
+    # Constant DDL, the same on SQLite (3.23+ knows FALSE) and PostgreSQL; existing campaigns
+    # keep tracking off, as they were sent.
+    conn.execute(text("ALTER TABLE campaign ADD COLUMN tracking BOOLEAN NOT NULL DEFAULT FALSE"))
+    metadata.create_all(conn, tables=[campaign_event])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "query log and saved analyses", _v1_query_log_and_saved_analyses),
     Migration(2, "campaign lists, campaigns, ledger, suppression, responses", _v2_campaigns),
     Migration(3, "customer import mappings", _v3_customer_mappings),
     Migration(4, "catalog kinds and builder specs", _v4_catalog_kinds_and_builder_specs),
     Migration(5, "campaign list members merged by the customer hub", _v5_campaign_list_merged),
+    Migration(6, "campaign open and click tracking", _v6_open_and_click_tracking),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -197,6 +199,8 @@ campaign = Table(
     # The per-campaign lock: a lease held by one sender ("host pid N"), renewed while it runs.
     Column("lock_owner", Text),
     Column("lock_until", UTCDateTime),
+    # Open and click tracking (migration 6): off unless the campaign asks for it.
+    Column("tracking", Boolean, nullable=False, server_default=false()),
     CheckConstraint(
         "status IN ('draft', 'scheduled', 'running', 'paused', 'cancelled', 'finished')",
         name="campaign_status",
@@ -284,4 +288,20 @@ campaign_list_merged = Table(
     Column("list_id", Integer, primary_key=True, autoincrement=False),
     Column("member_key", Text, primary_key=True),
     Column("merged_into", Text, nullable=False),
+)
+
+# Open and click tracking (migration 6): the first open of a message and the first click on each
+# of its links, one row each, so a pixel fetched again by an image proxy counts once. `link` is
+# 0 for an open and the link's number (from 1, in the HTML's order) for a click; `url` is the
+# target the click went to, looked up from the campaign's own template, never from the request.
+campaign_event = Table(
+    "campaign_event",
+    metadata,
+    Column("campaign_id", Integer, primary_key=True, autoincrement=False),
+    Column("member_key", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("link", Integer, primary_key=True, autoincrement=False),
+    Column("url", Text),
+    Column("at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('open', 'click')", name="campaign_event_kind"),
 )

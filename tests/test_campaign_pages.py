@@ -206,6 +206,48 @@ def test_creating_a_draft_stores_the_template_its_files_and_settings(url):
     assert (made.control_share, made.rate_per_second, made.rate_per_hour) == (0.2, 10.0, None)
 
 
+def test_tracking_is_off_unless_the_editor_asks_for_it(url):
+    for name, ticked in (("Untracked", False), ("Tracked", True)):
+        at = editor(url, ce_name=name, ce_subject="Hi", ce_text="Text")
+        if ticked:
+            at.checkbox(key="ce_tracking").check().run()
+        button(at, "Create draft campaign").click().run()
+        with open_store(url) as store:
+            assert get_campaign(store, name).tracking is ticked
+
+
+def test_a_draft_is_loaded_into_the_editor_and_saved_back(url):
+    from campaigns import Template, create_campaign, set_status
+    from campaigns.campaign import Status
+
+    frozen = freeze(url, FIRST_15, "marketer")
+    with open_store(url) as store:
+        create_campaign(
+            store, "Draft one", frozen, Template("Hi", "Old text"), "marketer", control_share=0.1
+        )
+        create_campaign(store, "Started", frozen, Template("Hi", "x"), "marketer")
+        set_status(store, "Started", Status.RUNNING)
+    at = page("campaign_editor", "marketer")
+    assert at.selectbox(key="ce_draft").options == ["(a new campaign)", "Draft one"]
+    at.selectbox(key="ce_draft").select("Draft one").run()
+    assert (at.text_area(key="ce_text").value, at.number_input(key="ce_control").value) == (
+        "Old text",
+        0.1,
+    )
+    at.text_area(key="ce_text").input("New text for {{ customer_name }}").run()
+    at.checkbox(key="ce_tracking").check().run()
+    button(at, "Save draft").click().run()
+    assert any("Draft campaign 'Draft one' saved" in s.value for s in ok(at).success)
+    with open_store(url) as store:
+        saved = get_campaign(store, "Draft one")
+    assert (saved.template.text, saved.control_share, saved.tracking, saved.status) == (
+        "New text for {{ customer_name }}",
+        0.1,
+        True,
+        "draft",
+    )
+
+
 def test_a_template_with_errors_is_not_created(url):
     at = editor(url, ce_name="Broken", ce_subject="Hi", ce_text="{{ nope }}")
     button(at, "Create draft campaign").click().run()
