@@ -304,6 +304,76 @@ def test_todate_counts_distinct_customers_over_the_period_not_a_sum_of_counts(ol
     assert got == rows(expected)  # 2025-02: Ana, Ben, Eve = 3 (Ana twice)
 
 
+# Each period's value from hand: the rows of the months the function reads, as the
+# user sees them. `n` numbers the calendar's months (gaps included); `r` is one detail row.
+SERIES_HAND = f"""WITH months AS (
+    SELECT year_month, year, DENSE_RANK() OVER (ORDER BY year_month) AS n
+    FROM (SELECT DISTINCT year_month, year FROM calendar)),
+  rows_ AS (SELECT k.year_month, i.* FROM {DETAIL} {{visible}}),
+  shown AS (SELECT DISTINCT r.year_month FROM rows_ r JOIN months USING (year_month) {{shown}})
+SELECT s.year_month,
+  (SELECT {{agg}} FROM rows_ r JOIN months rm USING (year_month)
+   WHERE rm.n BETWEEN sm.n - 2 AND sm.n),
+  (SELECT {{agg}} FROM rows_ r JOIN months rm USING (year_month)
+   WHERE rm.year = sm.year AND rm.year_month <= sm.year_month)
+FROM shown s JOIN months sm USING (year_month)"""
+
+
+@pytest.mark.parametrize("user", [None, "north"])
+@pytest.mark.parametrize("where", ["", 'WHERE "Time"."Year" = 2025'])
+@pytest.mark.parametrize("navigation", ["aggregate", "detail"])
+@pytest.mark.parametrize(
+    "measure", ["Billed", "# Invoices", "Largest Bill", "Average Bill", "# Customers"]
+)
+def test_rolling_and_to_date_equal_hand_sql_for_every_rule(
+    olap, detail, olap_db, measure, navigation, where, user
+):
+    engine = olap if navigation == "aggregate" else detail
+    got = q(
+        engine,
+        f'SELECT "Time"."Month", PERIODROLLING("Facts"."{measure}", -2, 0), '
+        f'TODATE("Facts"."{measure}", "Time"."Year") FROM "Sales" {where}',
+        user=user,
+    )
+    expected = SERIES_HAND.format(
+        agg=MEASURES[measure].replace("i.", "r."),
+        visible="WHERE a.name = 'North'" if user else "",
+        shown="WHERE year = 2025" if where else "",
+    )
+    assert got == rows(hand(olap_db, expected))
+
+
+def test_sum_count_and_max_series_read_the_fact_once_through_monthly_totals(detail, olap_db):
+    logical = (
+        'SELECT "Time"."Month", "Facts"."Billed", "Facts"."# Invoices", '
+        'AGO("Facts"."Billed", "Time"."Month", 12), TODATE("Facts"."# Invoices", "Time"."Year"), '
+        'PERIODROLLING("Facts"."Largest Bill", -2, 0) FROM "Sales"'
+    )
+    result = detail.query(logical)
+    assert result.sql.count('"invoice" AS') == 1
+    got = rows(result.df)
+    # 2025-02: Ben 6 + Eve 7 + Ana 21 = 34 in 3 invoices; a year before 20 + 5 = 25;
+    # 2025 to date 1 + 3 = 4 invoices; the largest bill of 2024-12 .. 2025-02 is 40.
+    assert ("2025-02", 34.0, 3, 25.0, 4, 40.0) in got
+    assert len(got) == 7  # the months with invoices: 2024-01..03, 2024-12, 2025-01..03
+
+
+def test_a_time_filter_keeps_series_correct_when_the_main_query_cannot_share_its_totals(
+    detail,
+):
+    got = q(
+        detail,
+        'SELECT "Time"."Month", "Facts"."Billed", AGO("Facts"."Billed", "Time"."Year", 1), '
+        'PERIODROLLING("Facts"."Billed", -2, 0) FROM "Sales" WHERE "Time"."Year" = 2025',
+    )
+    # 2025-01 rolls over 2024-11 (none), 2024-12 (40) and itself (11).
+    assert got == [
+        ("2025-01", 11.0, 10.0, 51.0),
+        ("2025-02", 34.0, 25.0, 85.0),
+        ("2025-03", 77.0, 30.0, 122.0),
+    ]
+
+
 def test_a_time_series_above_its_level_is_refused(olap):
     with pytest.raises(LogicalSQLError, match="needs the level"):
         olap.query('SELECT "Time"."Year", AGO("Facts"."Billed", "Time"."Month", 1) FROM "Sales"')
@@ -716,3 +786,4 @@ def test_verified_navigation_compares_a_dense_request_with_a_dense_detail(stale)
         dense=True,
     )
     assert stale.navigation_mismatches == []
+
