@@ -32,7 +32,7 @@ from physical.types import typed
 from semantic.errors import ModelErrors, StrataError
 from semantic.load import load_model
 from semantic.model import InitBlock, Model
-from store import QueryLogEntry, Store, open_store
+from store import QueryLogEntry, QueryRoute, Store, open_store
 
 _STAGES = ("parse", "resolve", "plan", "generate")
 
@@ -255,6 +255,7 @@ class Engine:
             self._verify(logical_sql, session, entry, df, dense)
         execute, convert = (t1 - t0) * 1000, (t2 - t1) * 1000
         timings = (*compiled.timings, ("execute", execute), ("convert", convert))
+        version = backend.version() if compiled.routes else None
         self.log.write(
             replace(
                 entry,
@@ -262,6 +263,10 @@ class Engine:
                 fetch_ms=convert,
                 rows=len(df),
                 cache=None if cache == "off" else cache,
+                routes=tuple(
+                    QueryRoute(r.fact, r.source, r.aggregate, r.coverage, version)
+                    for r in compiled.routes
+                ),
             ),
         )
         return Result(df, query.sql, logical_sql, timings, cache, entry.request_id)

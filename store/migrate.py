@@ -37,6 +37,7 @@ from store.schema import (
     metadata,
     now_utc,
     query_log,
+    query_route,
     schema_version,
 )
 
@@ -117,11 +118,17 @@ def _v3_customer_mappings(conn: Connection) -> None:
     metadata.create_all(conn, tables=[customer_mapping])
 
 
+def _v6_query_routes(conn: Connection) -> None:
+    # Same rule as v1: copy the definition here before a later migration changes it.
+    metadata.create_all(conn, tables=[query_route])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "query log and saved analyses", _v1_query_log_and_saved_analyses),
     Migration(2, "campaign lists, campaigns, ledger, suppression, responses", _v2_campaigns),
     Migration(3, "customer import mappings", _v3_customer_mappings),
     Migration(4, "catalog kinds and builder specs", _v4_catalog_kinds_and_builder_specs),
+    Migration(6, "query routes of aggregate navigation", _v6_query_routes),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

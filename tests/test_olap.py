@@ -787,3 +787,80 @@ def test_verified_navigation_compares_a_dense_request_with_a_dense_detail(stale)
     )
     assert stale.navigation_mismatches == []
 
+
+# ---------------------------------------------------------------- routes in the query log
+
+
+@pytest.fixture(scope="module")
+def logged(olap_db, tmp_path_factory) -> Engine:
+    """The olap model with its own app store, to read back what the query log kept."""
+    store = tmp_path_factory.mktemp("routes") / "store.db"
+    engine = Engine.open(OLAP, store_url=f"sqlite:///{store}")
+    yield engine
+    engine.close()
+
+
+def _routes(engine: Engine, logical: str, user: str | None = None):
+    from store import logged_request, open_store
+
+    result = engine.query(logical, user=user)
+    engine.log.flush()
+    with open_store(engine._store_url) as store:
+        return logged_request(store, result.request_id).routes
+
+
+def test_the_log_keeps_the_source_coverage_and_data_version_of_a_routed_query(logged, olap_db):
+    from store import QueryRoute
+
+    got = _routes(logged, 'SELECT "Time"."Year", "Customer"."Area", "Facts"."Billed" FROM "Sales"')
+    version = logged._backend("olap").version()
+    assert version.startswith(str(olap_db.resolve()))  # the file, as the engine read it
+    coverage = "Time: Year from Month; Geography: Area from Area"
+    assert got == (QueryRoute("Sales", "monthly", True, coverage, version),)
+
+
+def test_the_log_keeps_the_detail_source_a_distinct_count_was_sent_to(logged):
+    [route] = _routes(logged, 'SELECT "Time"."Year", "Facts"."# Customers" FROM "Sales"')
+    assert (route.source, route.aggregate, route.coverage) == (
+        "detail",
+        False,
+        "Time: Year from detail",
+    )
+
+
+def test_the_log_covers_a_restricted_users_row_filter_level(logged):
+    [route] = _routes(logged, 'SELECT "Time"."Year", "Facts"."Billed" FROM "Sales"', "north")
+    # North's row filter is on Area: the aggregate had to hold Area to answer.
+    assert (route.source, route.coverage) == (
+        "monthly",
+        "Time: Year from Month; Geography: Area from Area",
+    )
+
+
+def test_the_log_names_the_fragments_a_query_read_and_each_side_query(logged):
+    got = _routes(
+        logged,
+        'SELECT "Time"."Month", "Facts"."Split Billed", "Facts"."Billed", '
+        'AGO("Facts"."Billed", "Time"."Month", 12) FROM "Sales" WHERE "Time"."Year" = 2025',
+    )
+    assert [(r.fact, r.source) for r in got] == [
+        ("Split Sales", "current"),
+        ("Sales", "monthly"),
+        ('Sales for AGO of "Sales"."Billed"', "monthly"),
+    ]
+
+
+def test_a_fact_with_one_source_logs_no_route(logged):
+    assert _routes(logged, 'SELECT "Time"."Year", "Facts"."Balance" FROM "Sales"') == ()
+
+
+def test_strata_log_prints_each_route_under_its_request(olap_db, tmp_path):
+    logical = 'SELECT "Time"."Year", "Facts"."Billed" FROM "Sales"'
+    engine = Engine.open(OLAP, store_url=f"sqlite:///{tmp_path / 'app.db'}")
+    engine.query(logical)
+    engine.close()
+    done = strata("log", "--last", "1", STRATA_DATA=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "  route: Sales <- monthly (aggregate; Time: Year from Month; data version " in (
+        done.stdout
+    )
