@@ -252,7 +252,7 @@ class Engine:
             self.log.write(replace(entry, error=str(e)))
             raise
         if self.verify_navigation and any(c.chosen and c.aggregate for c in compiled.candidates):
-            self._verify(logical_sql, session, entry, df, dense)
+            df = self._verify(logical_sql, session, entry, df, dense)
         execute, convert = (t1 - t0) * 1000, (t2 - t1) * 1000
         timings = (*compiled.timings, ("execute", execute), ("convert", convert))
         version = backend.version() if compiled.routes else None
@@ -273,10 +273,11 @@ class Engine:
 
     def _verify(
         self, logical_sql: str, session: Session, entry, df: pd.DataFrame, dense: bool
-    ) -> None:
-        """Run a routed request again on the detail sources; log the request if they differ."""
+    ) -> pd.DataFrame:
+        """Run a routed request again on the detail sources; if they differ, log it and
+        answer from the detail: a stale aggregate is then known to be wrong."""
         if random.random() >= self.verify_navigation:
-            return
+            return df
         detail = compile_request(
             logical_sql, self.model, session, None, navigate=False, dense=dense
         ).query
@@ -284,11 +285,11 @@ class Engine:
             typed(self._backend(detail.database).run(detail.sql), detail.types), detail.columns
         )
         if same_rows(df, expected):
-            return
+            return df
         message = (
             f"aggregate navigation mismatch: request {entry.request_id} answered from an "
             f"aggregate source differs from its detail sources ({len(df)} rows against "
-            f"{len(expected)}); the aggregate may be stale"
+            f"{len(expected)}); the aggregate may be stale; answered from the detail"
         )
         self.navigation_mismatches.append(message)
         self.log.write(
@@ -303,6 +304,7 @@ class Engine:
                 error=message,
             )
         )
+        return expected
 
     def subject_areas(self, user: str | None = None) -> tuple[str, ...]:
         """The subject areas `user` may query."""
