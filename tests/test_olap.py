@@ -928,3 +928,96 @@ def test_a_stale_aggregate_partition_is_caught_and_answered_from_the_detail(
     assert rows(result.df) == _matrix_hand(olap_db, rule, hand_grain, user_where)
     # North never sees the stale South partition: its routed answer was right.
     assert len(stale.navigation_mismatches) == (0 if name else 1)
+
+
+# ---------------------------------------------------------------- functions in multi-fact requests
+
+BALANCES = """balance bl JOIN customer c USING (customer_id)
+  LEFT JOIN municipality m USING (municipality_id) LEFT JOIN area a ON a.area_id = m.area_id
+  JOIN calendar k ON k.date = bl.month_end"""
+# Per calendar month (numbered n, gaps included): invoices billed b and balances t.
+TWO_FACTS = f"""WITH months AS (
+    SELECT year_month, year, DENSE_RANK() OVER (ORDER BY year_month) AS n
+    FROM (SELECT DISTINCT year_month, year FROM calendar)),
+  b AS (SELECT k.year_month, SUM(i.billed) AS b FROM {DETAIL} {{where}} GROUP BY 1),
+  t AS (SELECT k.year_month, SUM(bl.amount) AS t FROM {BALANCES} {{where}} GROUP BY 1),
+  s AS (SELECT * FROM months LEFT JOIN b USING (year_month) LEFT JOIN t USING (year_month))"""
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("navigation", ["aggregate", "detail"])
+def test_time_series_of_two_facts_in_one_request_equal_hand_sql(
+    olap, detail, olap_db, navigation, user
+):
+    name, where = USERS[user]
+    got = q(
+        olap if navigation == "aggregate" else detail,
+        'SELECT "Time"."Month", "Facts"."Billed", "Facts"."Balance Total", '
+        'AGO("Facts"."Billed", "Time"."Month", 12), '
+        'TODATE("Facts"."Balance Total", "Time"."Year") FROM "Sales"',
+        user=name,
+    )
+    expected = hand(
+        olap_db,
+        TWO_FACTS.format(where=where)
+        + """
+        SELECT s.year_month, s.b, s.t, ago.b,
+               (SELECT SUM(x.t) FROM s x WHERE x.year = s.year AND x.year_month <= s.year_month)
+        FROM s LEFT JOIN s ago ON ago.n = s.n - 12
+        WHERE s.b IS NOT NULL OR s.t IS NOT NULL""",
+    )
+    assert got == rows(expected)
+    # 2024-03: billed 30 + 10 (Cid); balances 90 (Ana) + 200 (Dan), 620 for the year to date
+    # (150 + 180 + 290); North does not see Dan: 90, and 150 + 180 + 90 = 420.
+    march = {"unrestricted": (290.0, 620.0), "restricted": (90.0, 420.0)}[user]
+    assert ("2024-03", 40.0, march[0], None, march[1]) in got
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_a_function_of_an_expression_over_two_facts_is_that_expression_of_each(olap, olap_db, user):
+    name, where = USERS[user]
+    got = q(
+        olap,
+        'SELECT "Time"."Month", TODATE("Facts"."Billed" - "Facts"."Balance Total", '
+        '"Time"."Year") FROM "Sales"',
+        user=name,
+    )
+    expected = hand(
+        olap_db,
+        TWO_FACTS.format(where=where)
+        + """
+        SELECT s.year_month,
+               (SELECT SUM(x.b) FROM s x WHERE x.year = s.year AND x.year_month <= s.year_month)
+             - (SELECT SUM(x.t) FROM s x WHERE x.year = s.year AND x.year_month <= s.year_month)
+        FROM s WHERE s.b IS NOT NULL""",
+    )
+    assert got == rows(expected)
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("navigation", ["aggregate", "detail"])
+def test_aggregate_by_a_level_of_two_facts_in_one_request_equals_hand_sql(
+    olap, detail, olap_db, navigation, user
+):
+    name, where = USERS[user]
+    got = q(
+        olap if navigation == "aggregate" else detail,
+        'SELECT "Customer"."Municipality", "Facts"."Billed", "Facts"."Balance Total", '
+        'AGGREGATE("Facts"."Billed" BY "Customer"."Area"), '
+        'AGGREGATE("Facts"."Balance Total" BY "Customer"."Area"), '
+        'AGGREGATE("Facts"."Billed" - "Facts"."Balance Total" BY) FROM "Sales"',
+        user=name,
+    )
+    expected = hand(
+        olap_db,
+        f"""WITH b AS (SELECT m.name AS mun, a.name AS area, SUM(i.billed) AS b
+                       FROM {DETAIL} {where} GROUP BY ALL),
+             t AS (SELECT m.name AS mun, a.name AS area, SUM(bl.amount) AS t
+                   FROM {BALANCES} {where} GROUP BY ALL),
+             s AS (SELECT COALESCE(b.mun, t.mun) AS mun, COALESCE(b.area, t.area) AS area, b, t
+                   FROM b FULL JOIN t ON b.mun IS NOT DISTINCT FROM t.mun)
+        SELECT mun, b, t, SUM(b) OVER (PARTITION BY area), SUM(t) OVER (PARTITION BY area),
+               SUM(b) OVER () - SUM(t) OVER ()
+        FROM s""",
+    )
+    assert got == rows(expected)
