@@ -34,6 +34,7 @@ from campaigns.schedule import schedule_campaign, tick
 from campaigns.settings import SendSettings
 from campaigns.suppression import suppress, suppressed
 from campaigns.templates import Template, TemplateErrors, preview, render_one
+from campaigns.visibility import Viewer, viewer, visible
 
 __all__ = [
     "Campaign",
@@ -47,6 +48,7 @@ __all__ = [
     "Status",
     "Template",
     "TemplateErrors",
+    "Viewer",
     "add_responses",
     "counts",
     "create_campaign",
@@ -69,4 +71,6 @@ __all__ = [
     "suppress",
     "suppressed",
     "tick",
+    "viewer",
+    "visible",
 ]

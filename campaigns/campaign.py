@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from campaigns.lists import CampaignList
 from campaigns.templates import Template
+from campaigns.visibility import Viewer, visible
 from semantic.errors import StrataError, did_you_mean
 from store.connect import Store
 from store.schema import campaign, now_utc
@@ -128,15 +129,19 @@ def create_campaign(
         ) from None
 
 
-def get_campaign(store: Store, name_or_id: str | int) -> Campaign:
-    """A campaign by name or id; an unknown name gets the closest one as a hint."""
-    return store.read(lambda conn: _get(conn, name_or_id))
+def get_campaign(store: Store, name_or_id: str | int, seen_by: Viewer | None = None) -> Campaign:
+    """A campaign by name or id; an unknown name gets the closest one as a hint.
+
+    With `seen_by`, another user's campaign is not found, exactly as a missing one, and only
+    the viewer's own names are suggested (None: the system, which sees every campaign).
+    """
+    return store.read(lambda conn: _get(conn, name_or_id, seen_by))
 
 
-def list_campaigns(store: Store) -> list[Campaign]:
-    """Every campaign, newest first."""
+def list_campaigns(store: Store, seen_by: Viewer | None = None) -> list[Campaign]:
+    """Every campaign `seen_by` may open (None: all), newest first."""
     ids = store.read(lambda c: c.execute(select(_c.id).order_by(_c.id.desc())).scalars().all())
-    return [get_campaign(store, i) for i in ids]
+    return visible((get_campaign(store, i) for i in ids), seen_by)
 
 
 def set_status(
@@ -175,11 +180,15 @@ def set_status(
     return get_campaign(store, store.write(move))
 
 
-def _get(conn: Connection, name_or_id: str | int) -> Campaign:
+def _get(conn: Connection, name_or_id: str | int, seen_by: Viewer | None = None) -> Campaign:
     column = _c.id if isinstance(name_or_id, int) else _c.name
-    row = conn.execute(select(campaign).where(column == name_or_id)).one_or_none()
+    query, names_query = select(campaign).where(column == name_or_id), select(_c.name)
+    if seen_by is not None and not seen_by.administrator:
+        query = query.where(_c.created_by == seen_by.name)
+        names_query = names_query.where(_c.created_by == seen_by.name)
+    row = conn.execute(query).one_or_none()
     if row is None:
-        names = conn.execute(select(_c.name)).scalars().all()
+        names = conn.execute(names_query).scalars().all()
         hint = did_you_mean(str(name_or_id), names) or "see `strata campaign status`"
         raise CampaignError(f"no campaign {name_or_id!r}\n  hint: {hint}")
     values = dict(row._mapping)

@@ -12,6 +12,8 @@ from campaigns.lists import Member
 from campaigns.suppression import normalise
 
 # Reasons, in the order they are tested: the first that applies is the one reported.
+# A member the customer hub merged into another member is that person again (campaigns.golden).
+MERGED = "duplicate customer (merged)"
 NO_ADDRESS = "no address"
 INVALID_ADDRESS = "invalid address"
 OPTED_OUT = "opted out"
@@ -19,7 +21,16 @@ SUPPRESSED = "suppressed"
 HARD_BOUNCE = "earlier hard bounce"
 DUPLICATE = "duplicate address"
 CONTROL = "control group"
-REASONS = (NO_ADDRESS, INVALID_ADDRESS, OPTED_OUT, SUPPRESSED, HARD_BOUNCE, DUPLICATE, CONTROL)
+REASONS = (
+    MERGED,
+    NO_ADDRESS,
+    INVALID_ADDRESS,
+    OPTED_OUT,
+    SUPPRESSED,
+    HARD_BOUNCE,
+    DUPLICATE,
+    CONTROL,
+)
 
 _EMAIL = re.compile(r"[^@\s<>,;\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
 _PHONE = re.compile(r"\+?[0-9]{6,15}")
@@ -51,9 +62,10 @@ def decide(
     groups are comparable when lift is measured.
 
     >>> ms = [Member("1", "a@x.ba", None, {}), Member("2", "A@x.ba", None, {}),
-    ...       Member("3", None, None, {}), Member("4", "b@x.ba", None, {"Email Consent": False})]
+    ...       Member("3", None, None, {}), Member("4", "b@x.ba", None, {"Email Consent": False}),
+    ...       Member("5", "c@x.ba", None, {}, merged_into="1")]
     >>> [d.reason or d.state for d in decide(ms, "email", 1, 0.0, {})]
-    ['pending', 'duplicate address', 'no address', 'opted out']
+    ['pending', 'duplicate address', 'no address', 'opted out', 'duplicate customer (merged)']
     """
     seen: set[str] = set()
     out = []
@@ -85,6 +97,8 @@ def valid_address(channel: str, address: str) -> bool:
 
 
 def _exclusion(member, channel, address, suppressed, seen) -> str | None:
+    if member.merged_into:
+        return MERGED
     if not address:
         return NO_ADDRESS
     if not valid_address(channel, address):

@@ -11,28 +11,35 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select
 
+from campaigns.visibility import Viewer, visible
 from semantic.errors import StrataError, did_you_mean
 from store.connect import Store
-from store.schema import campaign_list, campaign_list_member, now_utc
+from store.schema import campaign_list, campaign_list_member, campaign_list_merged, now_utc
 
 if TYPE_CHECKING:
     from engine.api import Engine
 
-_l, _m = campaign_list.c, campaign_list_member.c
+_l, _m, _g = campaign_list.c, campaign_list_member.c, campaign_list_merged.c
 
 
 @dataclass(frozen=True)
 class Member:
-    """One member of a frozen list: its key, its addresses and every field of the analysis."""
+    """One member of a frozen list: its key, its addresses and every field of the analysis.
+
+    `merged_into` is set when the customer hub merged this member's customer into another
+    member's (campaigns.golden): that member is contacted instead, once.
+    """
 
     key: str
     email: str | None
     phone: str | None
     fields: dict[str, Any]
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,12 +76,20 @@ def freeze_list(
     key: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    hub: Path | str | None = None,
+    hub_key: str | None = None,
 ) -> CampaignList:
     """Run `logical_sql` as `user` and store its rows as the next version of list `name`.
 
     `key` names the column that identifies a member (default: the first column); `email` and
     `phone` name the address columns (default: a column called like "Email" / "Mobile Phone",
     if any). Every column is kept as a personalisation field.
+
+    With `hub` (a customer hub file), members the hub merged into one entity collapse onto
+    one, contacted at the golden record's address (`campaigns.golden`); `hub_key` names the
+    column whose values are the hub's source keys (default: a "Customer Number" column, as
+    Customer 360 matches them, else the key column). The hub is opened read-only, and only
+    for that lookup.
 
     >>> import os, tempfile
     >>> from engine import Engine
@@ -101,7 +116,7 @@ def freeze_list(
     ...     sql = 'SELECT "Customer"."Id", "Customer"."Email" FROM "S"'
     ...     frozen = freeze_list(eng, store, "Test", sql)
     ...     (frozen.version, frozen.row_count, frozen.email_column), list_members(store, frozen)
-    ((1, 1, 'Email'), (Member(key='1', email='a@x.ba', phone=None, fields={...}),))
+    ((1, 1, 'Email'), (Member(key='1', email='a@x.ba', phone=None, fields={...}, ...),))
     >>> eng.close()
     """
     if not name.strip():
@@ -117,6 +132,13 @@ def freeze_list(
         _column(columns, phone, "phone") if phone else _guess(columns, ("mobile", "phone", "sms"))
     )
     members = _members(result.df, columns, key_column, email_column, phone_column)
+    if hub is not None:
+        hub_column = (
+            _column(columns, hub_key, "hub key")
+            if hub_key
+            else _guess(columns, ("customer number",)) or key_column
+        )
+        members = _golden(members, Path(hub), hub_column, email_column, phone_column)
     content_hash = _content_hash(members)
     now = now_utc()
     subject_area = _subject_area(logical_sql)
@@ -159,15 +181,33 @@ def freeze_list(
                     for i, m in enumerate(members)
                 ],
             )
+        merged = [m for m in members if m.merged_into]
+        if merged:
+            conn.execute(
+                insert(campaign_list_merged),
+                [
+                    {"list_id": list_id, "member_key": m.key, "merged_into": m.merged_into}
+                    for m in merged
+                ],
+            )
         return list_id
 
     return get_list(store, list_id=store.write(save))
 
 
 def get_list(
-    store: Store, name: str | None = None, version: int | None = None, *, list_id: int | None = None
+    store: Store,
+    name: str | None = None,
+    version: int | None = None,
+    *,
+    list_id: int | None = None,
+    seen_by: Viewer | None = None,
 ) -> CampaignList:
-    """A frozen list by name (its newest version unless `version` says which) or by id."""
+    """A frozen list by name (its newest version unless `version` says which) or by id.
+
+    With `seen_by`, another user's list is not found, exactly as a missing one (and only
+    the viewer's own names are suggested): whether it exists is not theirs to learn.
+    """
 
     def find(conn: Connection):
         query = select(campaign_list)
@@ -177,9 +217,14 @@ def get_list(
             query = query.where(_l.name == name)
             query = query.where(_l.version == version) if version else query
             query = query.order_by(_l.version.desc()).limit(1)
+        if seen_by is not None and not seen_by.administrator:
+            query = query.where(_l.created_by == seen_by.name)
         row = conn.execute(query).one_or_none()
         if row is None:
-            names = conn.execute(select(_l.name).distinct()).scalars().all()
+            names_query = select(_l.name).distinct()
+            if seen_by is not None and not seen_by.administrator:
+                names_query = names_query.where(_l.created_by == seen_by.name)
+            names = conn.execute(names_query).scalars().all()
             what = f"id {list_id}" if list_id is not None else repr(name)
             what += f" version {version}" if version else ""
             hint = did_you_mean(name or "", names) or "create it with `strata campaign list-create`"
@@ -191,19 +236,42 @@ def get_list(
     return CampaignList(**{**values, "field_names": tuple(json.loads(values["field_names"]))})
 
 
-def list_versions(store: Store) -> list[CampaignList]:
-    """Every frozen list, every version, newest first within a name."""
+def list_versions(store: Store, seen_by: Viewer | None = None) -> list[CampaignList]:
+    """Every frozen list `seen_by` may open (None: all), every version, newest first within
+    a name."""
     ids = store.read(
         lambda c: c.execute(select(_l.id).order_by(_l.name, _l.version.desc())).scalars().all()
     )
-    return [get_list(store, list_id=i) for i in ids]
+    return visible((get_list(store, list_id=i) for i in ids), seen_by)
 
 
 def list_members(store: Store, frozen: CampaignList) -> tuple[Member, ...]:
     """The members of a frozen list, in the order they were frozen."""
-    query = select(_m.member_key, _m.email, _m.phone, _m.fields).where(_m.list_id == frozen.id)
+    query = (
+        select(_m.member_key, _m.email, _m.phone, _m.fields, _g.merged_into)
+        .outerjoin(
+            campaign_list_merged, (_g.list_id == _m.list_id) & (_g.member_key == _m.member_key)
+        )
+        .where(_m.list_id == frozen.id)
+    )
     rows = store.read(lambda c: c.execute(query.order_by(_m.position)).all())
-    return tuple(Member(r.member_key, r.email, r.phone, json.loads(r.fields)) for r in rows)
+    return tuple(
+        Member(r.member_key, r.email, r.phone, json.loads(r.fields), r.merged_into) for r in rows
+    )
+
+
+def _golden(members, hub: Path, hub_column, email_column, phone_column) -> list[Member]:
+    from campaigns.golden import collapse_merged
+    from customers.golden_contacts import golden_contacts
+    from customers.hub import read_hub
+
+    opened = read_hub(hub)
+    if opened is None:  # no hub yet: nobody was merged
+        return members
+    keys = [str(m.fields[hub_column]) for m in members if m.fields.get(hub_column) is not None]
+    with opened:
+        contacts = golden_contacts(opened, keys)
+    return collapse_merged(members, hub_column, contacts, email_column, phone_column)
 
 
 def _column(columns: Sequence[str], name: str, role: str) -> str:
@@ -255,7 +323,9 @@ def _members(df, columns, key_column, email_column, phone_column) -> list[Member
 def _content_hash(members: Sequence[Member]) -> str:
     digest = hashlib.sha256()
     for m in members:
-        digest.update(json.dumps([m.key, m.email, m.phone, m.fields], sort_keys=True).encode())
+        # merged_into only when set: lists frozen without a hub keep the hash they had.
+        item = [m.key, m.email, m.phone, m.fields, *([m.merged_into] if m.merged_into else [])]
+        digest.update(json.dumps(item, sort_keys=True).encode())
         digest.update(b"\n")
     return digest.hexdigest()
 

@@ -19,6 +19,27 @@ app.add_typer(campaign_app, name="campaign")
 
 NameArg = Annotated[str, typer.Argument(help="The campaign's name.")]
 ActingUser = Annotated[str, typer.Option("--user", "-u", help="Who does this (and whose rights).")]
+SeenBy = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        "-u",
+        help="Act as this user: one sees the lists and campaigns one made, an administrator "
+        "all of them (default: the model's default user).",
+    ),
+]
+
+
+def _viewer(user: str | None, model: str):
+    """The acting user as the model's security sees them (campaigns.visibility)."""
+    from campaigns.visibility import viewer
+    from engine import Engine
+
+    engine = Engine.open(model)
+    try:
+        return viewer(engine, user)
+    finally:
+        engine.close()
 
 
 def _store():
@@ -38,26 +59,45 @@ def list_create(
     key: Annotated[str | None, typer.Option(help="Member key column (default: first).")] = None,
     email: Annotated[str | None, typer.Option(help="E-mail column (default: guessed).")] = None,
     phone: Annotated[str | None, typer.Option(help="Phone column (default: guessed).")] = None,
+    hub: Annotated[
+        Path | None,
+        typer.Option(
+            help="Customer hub whose merges collapse members (default: "
+            "$STRATA_DATA/customers.duckdb, if it exists)."
+        ),
+    ] = None,
+    hub_key: Annotated[
+        str | None,
+        typer.Option(help="Column holding hub source keys (default: Customer Number, else key)."),
+    ] = None,
     model: ModelOption = DEFAULT_MODEL,
 ) -> None:
-    """Freeze an analysis (or Logical SQL) as a campaign list, run as --user."""
-    from campaigns.lists import freeze_analysis, freeze_list
+    """Freeze an analysis (or Logical SQL) as a campaign list, run as --user.
+
+    Members that the customer hub merged into one person are kept once (at the golden
+    record's address); the others are marked and excluded at pre-flight.
+    """
+    from campaigns.golden import default_hub
+    from campaigns.lists import freeze_analysis, freeze_list, list_members
     from engine import Engine
 
     if (analysis is None) == (sql is None):
         raise StrataError("give either --analysis NAME or --sql '…'")
     engine = Engine.open(model)
-    columns = {"key": key, "email": email, "phone": phone}
+    found = hub or default_hub()
+    columns = {"key": key, "email": email, "phone": phone, "hub": found, "hub_key": hub_key}
     try:
         with _store() as store:
             if analysis is not None:
                 frozen = freeze_analysis(engine, store, name, analysis, user, folder, **columns)
             else:
                 frozen = freeze_list(engine, store, name, sql, user, **columns)
+            collapsed = sum(1 for m in list_members(store, frozen) if m.merged_into)
     finally:
         engine.close()
+    merged = f", {collapsed} merged into another member by the customer hub" if collapsed else ""
     typer.echo(
-        f"list {frozen.name!r} version {frozen.version}: {frozen.row_count} members "
+        f"list {frozen.name!r} version {frozen.version}: {frozen.row_count} members{merged} "
         f"(key {frozen.key_column!r}, e-mail {frozen.email_column!r}, "
         f"phone {frozen.phone_column!r}), content {frozen.content_hash[:12]}, "
         f"model {frozen.model_hash[:12]}"
@@ -82,6 +122,7 @@ def create(
     control: Annotated[float, typer.Option(help="Share held out as control, 0..1.")] = 0.0,
     rate: Annotated[float | None, typer.Option(help="Messages per second at most.")] = None,
     per_hour: Annotated[int | None, typer.Option(help="Messages per hour at most.")] = None,
+    model: ModelOption = DEFAULT_MODEL,
 ) -> None:
     """Create a draft campaign: a frozen list, a template and its files, a control share."""
     from campaigns.campaign import create_campaign
@@ -96,8 +137,9 @@ def create(
         tuple((p.name, put_file(_file(p))) for p in image or ()),
         tuple((p.name, put_file(_file(p))) for p in attach or ()),
     )
+    seen_by = _viewer(user, model)
     with _store() as store:
-        frozen = get_list(store, list_name, version)
+        frozen = get_list(store, list_name, version, seen_by=seen_by)
         made = create_campaign(
             store,
             name,
@@ -117,14 +159,17 @@ def create(
 def template(
     name: NameArg,
     member: Annotated[str | None, typer.Option(help="Render this member (default first).")] = None,
+    user: SeenBy = None,
+    model: ModelOption = DEFAULT_MODEL,
 ) -> None:
     """Check the template against every member and show one member's rendered message."""
     from campaigns.campaign import get_campaign
     from campaigns.lists import get_list, list_members
     from campaigns.templates import preview, render_one
 
+    seen_by = _viewer(user, model)
     with _store() as store:
-        c = get_campaign(store, name)
+        c = get_campaign(store, name, seen_by)
         members = list_members(store, get_list(store, list_id=c.list_id))
     checked = preview(c.template, ((m.key, m.fields) for m in members))
     for error in checked.errors:
@@ -144,13 +189,16 @@ def template(
 
 @campaign_app.command("preflight")
 @_user_errors
-def preflight_command(name: NameArg) -> None:
+def preflight_command(
+    name: NameArg, user: SeenBy = None, model: ModelOption = DEFAULT_MODEL
+) -> None:
     """The pre-flight report: members, exclusions by reason, duration, samples, errors."""
     from campaigns.campaign import get_campaign
     from campaigns.preflight import preflight
 
+    seen_by = _viewer(user, model)
     with _store() as store:
-        report = preflight(store, get_campaign(store, name))
+        report = preflight(store, get_campaign(store, name, seen_by))
     typer.echo("\n".join(report.lines()))
     if not report.ok:
         raise typer.Exit(1)
@@ -162,18 +210,22 @@ def launch_command(
     name: NameArg,
     yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
     send: Annotated[bool, typer.Option(help="Start sending in this process.")] = True,
+    user: SeenBy = None,
+    model: ModelOption = DEFAULT_MODEL,
 ) -> None:
     """Show the pre-flight report, and on approval write the ledger and start sending."""
     from campaigns.campaign import get_campaign
     from campaigns.launch import launch
     from campaigns.preflight import preflight
 
+    seen_by = _viewer(user, model)
     with _store() as store:
-        report = preflight(store, get_campaign(store, name))
+        chosen = get_campaign(store, name, seen_by)
+        report = preflight(store, chosen)
         typer.echo("\n".join(report.lines()))
         if not yes and not typer.confirm("launch this campaign?"):
             raise typer.Exit(1)
-        launch(store, name, report)
+        launch(store, chosen.id, report)
         typer.echo(f"campaign {name!r} is running")
     if send:
         run(name)
@@ -194,33 +246,34 @@ def run(name: NameArg) -> None:
     typer.echo(f"campaign {report.campaign!r}: {report.status} ({done})")
 
 
-def _move(name: str, status: str) -> None:
-    from campaigns.campaign import Status, set_status
+def _move(name: str, status: str, user: str | None, model: str) -> None:
+    from campaigns.campaign import Status, get_campaign, set_status
 
+    seen_by = _viewer(user, model)
     with _store() as store:
-        moved = set_status(store, name, Status(status))
+        moved = set_status(store, get_campaign(store, name, seen_by).id, Status(status))
     typer.echo(f"campaign {moved.name!r} is {moved.status}")
 
 
 @campaign_app.command("pause")
 @_user_errors
-def pause(name: NameArg) -> None:
+def pause(name: NameArg, user: SeenBy = None, model: ModelOption = DEFAULT_MODEL) -> None:
     """Pause a running campaign; its sender stops after the batch in flight."""
-    _move(name, "paused")
+    _move(name, "paused", user, model)
 
 
 @campaign_app.command("resume")
 @_user_errors
-def resume(name: NameArg) -> None:
+def resume(name: NameArg, user: SeenBy = None, model: ModelOption = DEFAULT_MODEL) -> None:
     """Resume a paused campaign (then `strata campaign run`, or the scheduler, sends)."""
-    _move(name, "running")
+    _move(name, "running", user, model)
 
 
 @campaign_app.command("cancel")
 @_user_errors
-def cancel(name: NameArg) -> None:
+def cancel(name: NameArg, user: SeenBy = None, model: ModelOption = DEFAULT_MODEL) -> None:
     """Cancel a campaign for good; what was sent stays in the ledger."""
-    _move(name, "cancelled")
+    _move(name, "cancelled", user, model)
 
 
 @campaign_app.command("schedule")
@@ -229,6 +282,8 @@ def schedule(
     name: NameArg,
     at: Annotated[str, typer.Option(help="When, ISO 8601 with a zone: 2026-03-01T09:00+01:00.")],
     yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
+    user: SeenBy = None,
+    model: ModelOption = DEFAULT_MODEL,
 ) -> None:
     """Approve the pre-flight report and let the scheduler start the campaign at --at."""
     from campaigns.campaign import get_campaign
@@ -236,24 +291,31 @@ def schedule(
     from campaigns.schedule import schedule_campaign
 
     when = _when(at)
+    seen_by = _viewer(user, model)
     with _store() as store:
-        report = preflight(store, get_campaign(store, name))
+        chosen = get_campaign(store, name, seen_by)
+        report = preflight(store, chosen)
         typer.echo("\n".join(report.lines()))
         if not yes and not typer.confirm(f"schedule this campaign for {when.isoformat()}?"):
             raise typer.Exit(1)
-        moved = schedule_campaign(store, name, when, report)
+        moved = schedule_campaign(store, chosen.id, when, report)
     typer.echo(f"campaign {moved.name!r} is scheduled for {when.isoformat()}")
 
 
 @campaign_app.command("status")
 @_user_errors
-def status(name: Annotated[str | None, typer.Argument(help="One campaign.")] = None) -> None:
-    """Campaigns with their status and ledger counts per state."""
+def status(
+    name: Annotated[str | None, typer.Argument(help="One campaign.")] = None,
+    user: SeenBy = None,
+    model: ModelOption = DEFAULT_MODEL,
+) -> None:
+    """Campaigns with their status and ledger counts per state (those --user may see)."""
     from campaigns.campaign import get_campaign, list_campaigns
     from campaigns.ledger import counts
 
+    seen_by = _viewer(user, model)
     with _store() as store:
-        chosen = [get_campaign(store, name)] if name else list_campaigns(store)
+        chosen = [get_campaign(store, name, seen_by)] if name else list_campaigns(store, seen_by)
         for c in chosen:
             n = counts(store, c.id)
             states = ", ".join(f"{k} {v}" for k, v in n.items() if v) or "no ledger yet"

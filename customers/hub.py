@@ -12,6 +12,7 @@ when no other has it open. The "Data Quality" subject area reads it read-only.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -19,9 +20,14 @@ from typing import Self
 import duckdb
 
 from customers.attributes import ATTRIBUTES, Kind
+from customers.errors import CustomerError
 from physical.settings import data_folder
 
 DEFAULT_FILE = "customers.duckdb"
+# DuckDB lets one process write a file only when no other process has it open, even read-only.
+# A page that lists batches holds its read-only connection for milliseconds; a writer that
+# meets it waits this long (backing off) rather than failing the import.
+LOCK_WAIT_S = 30.0
 
 
 def _columns() -> str:
@@ -129,6 +135,10 @@ def default_hub_path() -> Path:
     return data_folder() / DEFAULT_FILE
 
 
+class HubBusy(CustomerError):
+    """Another process holds the hub file, and did not let go of it in time."""
+
+
 @dataclass(frozen=True)
 class Hub:
     path: Path
@@ -144,13 +154,65 @@ class Hub:
         self.close()
 
 
-def open_hub(path: Path | str | None = None) -> Hub:
-    """Open (creating if needed) the hub file for writing."""
+def open_hub(path: Path | str | None = None, wait_s: float = LOCK_WAIT_S) -> Hub:
+    """Open (creating if needed) the hub file for writing.
+
+    Another process's connection to the file (a page reading it, another import) is waited
+    out for up to `wait_s` seconds; after that the lock error is raised.
+    """
     path = Path(path) if path else default_hub_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = _connect(path, read_only=False, wait_s=wait_s)
     con.execute(_DDL)
     # One row per entity: what campaigns and the "Data Quality" subject area read.
     con.execute(_golden_view())
     con.execute(_QUALITY_VIEWS)
     return Hub(path, con)
+
+
+def read_hub(path: Path | str | None = None, wait_s: float = 2.0) -> Hub | None:
+    """Open the hub read-only, or None when there is none yet.
+
+    A read-only connection takes no writer's lock, so other readers may open the file at the
+    same time; hold it only as long as a read takes, since a writer waits for it. Tables are
+    as the last writer left them (a file that `open_hub` created has them all).
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> read_hub(folder / "hub.duckdb") is None
+    True
+    >>> open_hub(folder / "hub.duckdb").close()
+    >>> with read_hub(folder / "hub.duckdb") as hub:
+    ...     hub.con.sql("SELECT count(*) FROM import_batch").fetchall()
+    [(0,)]
+    """
+    path = Path(path) if path else default_hub_path()
+    if not path.exists():
+        return None
+    return Hub(path, _connect(path, read_only=True, wait_s=wait_s))
+
+
+def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_s
+    pause = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except (duckdb.IOException, duckdb.ConnectionException) as e:
+            # Worth waiting for: a lock another process holds (IOException), or this process
+            # holding the file in the other mode (another session's import, the engine).
+            text = str(e)
+            if "lock" not in text.lower() and "different configuration" not in text:
+                raise
+            if time.monotonic() + pause > deadline:
+                holder = (
+                    "another process: " + text.split("held in ")[-1].split(". ")[0]
+                    if "held in " in text
+                    else "another connection of this process"
+                )
+                raise HubBusy(
+                    f"{path}: the customer hub is in use by {holder}",
+                    "an import or duplicate run is probably under way: try again when it ends",
+                ) from e
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)

@@ -19,6 +19,7 @@ from engine.columns import FolderInfo, column_tree, subject_areas
 from engine.combinable import combinable
 from engine.compile import Compiled, compile_request
 from engine.drill import DrillLevel, drill, levels
+from engine.federate import fetch_notes
 from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
 from engine.pivot import PivotLayout, pivot_frame, pivot_requests, totals_filters
@@ -27,6 +28,7 @@ from engine.session import SYSTEM, Session, login
 from engine.values import ValueList, values_request
 from engine.verify import same_rows
 from physical.backend import Backend, QueryError, connect
+from physical.federation import fetch_tables
 from physical.settings import data_folder
 from physical.types import typed
 from semantic.errors import ModelErrors, StrataError
@@ -137,7 +139,7 @@ class Engine:
     ) -> str:
         """The physical SQL for `logical_sql` as `user` would run it, without running it."""
         query = self._compiled(logical_sql, dialect, self.session(user)).query
-        return query.pretty if pretty else query.sql
+        return fetch_notes(query.fetches, query.database) + (query.pretty if pretty else query.sql)
 
     def sources(self, logical_sql: str, user: str | None = None) -> tuple[Candidate, ...]:
         """Why each fact query reads the source it reads: every source considered, the one
@@ -180,9 +182,7 @@ class Engine:
         # cannot itself be filtered by it. Only NQ_SESSION.USER is known at this point.
         system = Session(user, frozenset(), True, {"USER": (user,)})
         query = compile_request(block.logical_sql, self.model, system).query
-        return [
-            tuple(row.values()) for row in self._backend(query.database).run(query.sql).to_pylist()
-        ]
+        return [tuple(row.values()) for row in self._execute(query).to_pylist()]
 
     def reload_if_changed(self) -> bool:
         """Switch to the model on disk if its files changed and it passes the check.
@@ -227,7 +227,8 @@ class Engine:
             entry = replace(
                 entry,
                 subject_area=query.subject_area,
-                physical_sql=query.sql,
+                # A federated request's log says what it read from where, as explain does.
+                physical_sql=fetch_notes(query.fetches, query.database) + query.sql,
                 dialect=query.dialect,
                 model_hash=self.model.hash,
                 **{f"{stage}_ms": ms for stage, ms in compiled.timings if stage in _STAGES},
@@ -281,9 +282,7 @@ class Engine:
         detail = compile_request(
             logical_sql, self.model, session, None, navigate=False, dense=dense
         ).query
-        expected = _frame(
-            typed(self._backend(detail.database).run(detail.sql), detail.types), detail.columns
-        )
+        expected = _frame(typed(self._execute(detail), detail.types), detail.columns)
         if same_rows(df, expected):
             return df
         message = (
@@ -381,17 +380,28 @@ class Engine:
             layout.measures,
         )
 
+    def _execute(self, query: GeneratedQuery) -> pa.Table:
+        """Run `query` on its database, after fetching the tables it reads from others."""
+        backend = self._backend(query.database)
+        if not query.fetches:
+            return backend.run(query.sql)
+        return backend.run(query.sql, fetch_tables(query.fetches, self._backend))
+
     def _run(self, query: GeneratedQuery, backend: Backend) -> tuple[pa.Table, str]:
-        version = backend.version()
-        if version is None:
-            return typed(backend.run(query.sql), query.types), "off"
+        versions = [backend.version()]
+        versions += [
+            self._backend(d).version() for d in dict.fromkeys(f.database for f in query.fetches)
+        ]
+        if None in versions:
+            return typed(self._execute(query), query.types), "off"
+        version = "|".join(versions)
         key = self.cache.key(query.sql, query.dialect, query.database, self.model.hash, version)
         ttls = [self.model.table(t).cache_ttl for t in query.tables]
         ttl = min((t for t in ttls if t is not None), default=None)
         table = self.cache.get(key, ttl)
         if table is not None:
             return table, "hit"
-        table = typed(backend.run(query.sql), query.types)
+        table = typed(self._execute(query), query.types)
         self.cache.put(key, table)
         return table, "miss"
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from engine.dialects import annotate, portable, result_types
+from engine.federate import federate
 from engine.functions import AGO, TODATE, is_special, measure_of
 from engine.plan import (
     FactQuery,
@@ -21,9 +22,11 @@ from engine.plan import (
     last_period,
     partial,
     physical_column,
+    plan_tables,
     qualified_formula,
 )
 from engine.timeseries import derived_select, share_periods
+from physical.federation import Fetch
 from semantic.model import ColumnKind, LogicalColumn, Model
 from semantic.spec import Aggregation
 
@@ -47,6 +50,8 @@ class GeneratedQuery:
     subject_area: str = ""
     tables: tuple[str, ...] = ()  # physical tables read, for the result cache's time to live
     types: tuple[str, ...] = ()  # SQL type of each visible column, from the model's types
+    # Tables of other databases that `database` reads, fetched first (engine/federate.py).
+    fetches: tuple[Fetch, ...] = ()
 
     @property
     def pretty(self) -> str:
@@ -83,22 +88,14 @@ def generate(plan: QueryPlan, model: Model, dialect: str = "duckdb") -> Generate
     if dialect == "duckdb":
         _casts_that_cannot_fail(tree)
     columns = tuple(o.name for o in plan.request.outputs if not o.hidden)
+    tables = plan_tables(plan.facts, plan.dense)
+    federated = {model.table(t).database for t in tables} != {plan.database}
+    fetches = federate(tree, plan.database, model) if federated else ()
     # copy=False: the tree was built for this call alone, and copying it cost 0.3 ms.
     sql = tree.sql(dialect=dialect, identify=True, copy=False)
-    tables = tuple(
-        dict.fromkeys(
-            t
-            for f in plan.facts
-            for t in (
-                f.source.base,
-                *(s.table for s in f.joins),
-                *(x.reads for x in (f.source, *f.fragments) if x.reads),
-            )
-        )
-    )
     area = plan.request.subject_area.name
     types = result_types(plan, model)
-    return GeneratedQuery(sql, dialect, plan.database, columns, tree, area, tables, types)
+    return GeneratedQuery(sql, dialect, plan.database, columns, tree, area, tables, types, fetches)
 
 
 def build(plan: QueryPlan, model: Model) -> exp.Select:
@@ -271,7 +268,7 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
         measures = [_aggregate(m, base, model) for m in fact.measures]
     joins = [
         # LEFT: a fact row whose dimension key is NULL or dangling still counts in totals.
-        exp.Join(this=_table(step.table, model), on=_join_condition(step.join), side="LEFT")
+        exp.Join(this=_table(step.table, model), on=_join_condition(step.join, model), side="LEFT")
         for step in fact.joins
     ]
     if fact.period is not None:
@@ -478,17 +475,17 @@ def _anchored_select(
         expressions=[exp.Literal.number(1)],
         from_=exp.From(this=_table(fact.source.base, model)),
         joins=[
-            exp.Join(this=_table(s.table, model), on=_join_condition(s.join), side="LEFT")
+            exp.Join(this=_table(s.table, model), on=_join_condition(s.join, model), side="LEFT")
             for s in inner_steps
         ],
-        where=_where([_join_condition(anchor.join), *inner_filters]),
+        where=_where([_join_condition(anchor.join, model), *inner_filters]),
     )
     dimensions = [_physical(g, model, guard) for g in grain]
     select = exp.Select(
         expressions=[_alias(d, f"d{k}") for k, d in enumerate(dimensions)],
         from_=exp.From(this=_table(anchor.table, model)),
         joins=[
-            exp.Join(this=_table(s.table, model), on=_join_condition(s.join), side="LEFT")
+            exp.Join(this=_table(s.table, model), on=_join_condition(s.join, model), side="LEFT")
             for s in outer_steps
         ],
         where=_where([*outer_filters, exp.Exists(this=related)]),
@@ -506,14 +503,27 @@ def _has_key(table: str, dimensions: list[exp.Expression], model: Model) -> bool
     return bool(key) and set(key) <= selected
 
 
-def _join_condition(join) -> exp.Expression:
-    return exp.and_(
-        *(
-            exp.EQ(this=exp.column(mc, join.many), expression=exp.column(oc, join.one))
-            for mc, oc in zip(join.many_columns, join.one_columns, strict=True)
-        ),
-        copy=False,
-    )
+def _join_condition(join, model: Model) -> exp.Expression:
+    pairs = []
+    for mc, oc in zip(join.many_columns, join.one_columns, strict=True):
+        many, one = exp.column(mc, join.many), exp.column(oc, join.one)
+        if join.federated:
+            many, one = _federated_key(join, many, one, model)
+        pairs.append(exp.EQ(this=many, expression=one))
+    return exp.and_(*pairs, copy=False)
+
+
+def _federated_key(join, many: exp.Column, one: exp.Column, model: Model) -> tuple:
+    """A key read from another database is compared as the running database's type: the
+    campaign ledger keeps member keys as text, the warehouse's customer ids are integers,
+    and DuckDB refuses to compare the two. (TRY_CAST on DuckDB: a key that is not a number
+    matches no customer, as a dangling key would.)"""
+    types = {side.table: dict(model.table(side.table).columns)[side.name] for side in (many, one)}
+    if exp.DataType.build(types[many.table]) == exp.DataType.build(types[one.table]):
+        return many, one
+    if model.table(many.table).database == join.declared_in:
+        return exp.Cast(this=many, to=exp.DataType.build(types[one.table])), one
+    return many, exp.Cast(this=one, to=exp.DataType.build(types[many.table]))
 
 
 def _base_table(fact: FactQuery, model: Model) -> exp.Expression:

@@ -159,14 +159,51 @@ def plan(
             selected = [o.expr for o in request.outputs]
             query = replace(query, anchor=_anchor(query, selected, query.filters, model))
         facts = (query,)
-    databases = {model.table(f.source.base).database for f in facts}
-    if len(databases) > 1:
-        raise LogicalSQLError(
-            "the request combines facts from several databases: " + ", ".join(sorted(databases)),
-            "query each database's facts separately",
-        )
     axis = _dense_axis(request, grain, model) if dense else None
-    return QueryPlan(request, facts, grain, databases.pop(), tuple(candidates), axis)
+    database = _database(facts, axis, model)
+    return QueryPlan(request, facts, grain, database, tuple(candidates), axis)
+
+
+def plan_tables(facts: Iterable[FactQuery], axis: DenseAxis | None = None) -> tuple[str, ...]:
+    """The physical tables (model handles) the fact queries read, in order of first use."""
+    found = dict.fromkeys(
+        t
+        for f in facts
+        for t in (
+            f.source.base,
+            *(s.table for s in f.joins),
+            *((f.anchor.table,) if f.anchor else ()),
+            *((f.period.table,) if f.period else ()),
+            *(x.reads for x in (f.source, *f.fragments) if x.reads),
+        )
+    )
+    if axis is not None:
+        found[axis.table] = None
+    return tuple(found)
+
+
+def _database(facts: tuple[FactQuery, ...], axis: DenseAxis | None, model: Model) -> str:
+    """The one database that runs the request: the tables' own, or, when they span several,
+    the DuckDB database that every other one is federated into by a declared join."""
+    databases = {model.table(t).database for t in plan_tables(facts, axis)}
+    if len(databases) == 1:
+        return databases.pop()
+    into = {(j.declared_in, j.to_database) for j in model.joins if j.federated}
+    for host in sorted(databases):
+        if all((d, host) in into for d in databases - {host}):
+            dialect = model.database(host).dialect
+            if dialect != "duckdb":
+                raise LogicalSQLError(
+                    f"the request reads tables of {', '.join(sorted(databases - {host}))} into "
+                    f"'{host}', and federated requests run on DuckDB only ('{host}' is "
+                    f"{dialect})",
+                    "leave out the columns of the other database",
+                )
+            return host
+    raise LogicalSQLError(
+        "the request combines tables of several databases: " + ", ".join(sorted(databases)),
+        "query each database's facts separately, or declare a join with 'to_database' between them",
+    )
 
 
 def _dense_axis(request: ResolvedRequest, grain: tuple[int, ...], model: Model):

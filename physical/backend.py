@@ -6,6 +6,7 @@ import importlib
 import re
 import sqlite3
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -97,13 +98,27 @@ class DuckDBBackend:
             cursor = self._local.cursor = self._connection.cursor()
         return cursor
 
-    def run(self, sql: str) -> pa.Table:
+    def run(self, sql: str, tables: Mapping[str, pa.Table] | None = None) -> pa.Table:
+        """Run `sql`; `tables` (a federated query's fetched tables) are readable by their
+        names for this query only.
+
+        >>> b = DuckDBBackend("w", {})
+        >>> b.run("SELECT COUNT(n) AS c FROM t", {"t": pa.table({"n": [1, 2]})}).to_pylist()
+        [{'c': 2}]
+        """
+        cursor = self._cursor()
         try:
-            return self._cursor().sql(sql).to_arrow_table()
+            # The cursor is this thread's own, so another thread's query never sees them.
+            for name, table in (tables or {}).items():
+                cursor.register(name, table)
+            return cursor.sql(sql).to_arrow_table()
         except duckdb.Error as e:
             # The request compiled but the data refused it (a failed CAST, say): the user
             # needs DuckDB's reason, not a traceback.
             raise QueryError(f"the database refused the query: {str(e).splitlines()[0]}") from e
+        finally:
+            for name in tables or {}:
+                cursor.unregister(name)
 
     def version(self) -> str | None:
         return self._version
@@ -147,6 +162,16 @@ class SQLiteBackend:
         rows = cursor.fetchall()
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
         return pa.table({n: pa.array(list(c)) for n, c in zip(names, columns, strict=True)})
+
+    def snapshot(self, sqls: tuple[str, ...]) -> tuple[pa.Table, ...]:
+        """Run `sqls` in one read transaction: in WAL mode they all see the same commit, so
+        a ledger and its responses are never read at two moments of a running campaign."""
+        connection = self._connection()
+        connection.execute("BEGIN")
+        try:
+            return tuple(self.run(sql) for sql in sqls)
+        finally:
+            connection.execute("ROLLBACK")  # read only: nothing to keep
 
     def rows(self, sql: str, params: dict) -> list[tuple]:
         sql = re.sub(r"\$(\w+)", r":\1", sql)  # $user, as DuckDB writes it, is :user here

@@ -6,8 +6,9 @@ Settings (the model's `connection:`, every value may read the environment):
 database, registered as temporary views when the backend opens (what `strata demo --target
 spark` writes); `database`, a catalog database to read tables from instead.
 
-One SparkSession serves a process: starting one costs seconds (notes/engines.md), and
-pyspark keeps a single active session per process anyway.
+One SparkContext serves a process: starting one costs seconds (notes/engines.md), and
+pyspark keeps a single active context per process anyway. A backend reading a parquet folder
+works in its own session of that context, so two databases' views of one name never meet.
 """
 
 from __future__ import annotations
@@ -74,7 +75,12 @@ class SparkBackend:
 
     def __init__(self, name: str, settings: dict[str, str], tables: tuple[str, ...] = ()):
         self._name = name
-        self._spark = session(settings.get("master", "local[*]"), settings.get("remote"))
+        shared = session(settings.get("master", "local[*]"), settings.get("remote"))
+        # Temporary views belong to a session: when this backend registers its own (a
+        # parquet folder), a session of its own keeps them apart from another database's
+        # views of the same name. Spark Connect sessions cannot fork, and are per client.
+        own = settings.get("parquet") and not settings.get("remote")
+        self._spark = shared.newSession() if own else shared
         if folder := settings.get("parquet"):
             self._register_parquet(Path(folder), tables)
         if database := settings.get("database"):

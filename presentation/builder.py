@@ -264,6 +264,7 @@ def _save_as_list(eng: Engine, user, analysis: Analysis | None, override, option
     """Freeze the whole result (no screen cap) as the next version of a campaign list, run
     through the engine as this user: the list holds exactly what this user may see."""
     from campaigns import freeze_list
+    from campaigns.golden import default_hub
 
     st.divider()
     st.markdown("**Save as campaign list**")
@@ -276,7 +277,7 @@ def _save_as_list(eng: Engine, user, analysis: Analysis | None, override, option
         return
     try:
         sql = override or to_logical_sql(analysis, **options)
-        frozen = freeze_list(eng, state.store(eng), name.strip(), sql, user)
+        frozen = freeze_list(eng, state.store(eng), name.strip(), sql, user, hub=default_hub())
     except StrataError as e:
         st.error(str(e))
         return

@@ -1,33 +1,16 @@
-"""What the campaign pages share: which lists and campaigns the acting user may see, and how
-a page hands a running campaign to a sender process.
+"""What the campaign pages share: how a page hands a running campaign to a sender process.
 
-A frozen list holds the rows its author was allowed to see; showing its members to another
-user would bypass the row filters the freeze applied. So a user sees the lists and campaigns
-they made, and an administrator sees all of them.
+Which lists and campaigns the acting user may see is the campaigns API's rule
+(campaigns/visibility.py), the same for the pages and `strata campaign … --user`.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from physical.settings import data_folder
-
-T = TypeVar("T")
-
-
-def visible(items: Sequence[T], owner: str, administrator: bool) -> list[T]:
-    """The lists or campaigns `owner` may open: their own, or every one for an administrator.
-
-    >>> from types import SimpleNamespace as Made
-    >>> made = [Made(created_by="ana"), Made(created_by="bo")]
-    >>> len(visible(made, "ana", False)), len(visible(made, "ana", True))
-    (1, 2)
-    """
-    return list(items) if administrator else [i for i in items if i.created_by == owner]
 
 
 def sender_log(campaign_id: int) -> Path:

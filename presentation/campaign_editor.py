@@ -20,12 +20,12 @@ from campaigns import (
     list_versions,
     preview,
     render_one,
+    viewer,
 )
 from campaigns.files import put_file
 from campaigns.sms import segments
 from campaigns.templates import CID_DOMAIN, TemplateErrors
 from presentation import state
-from presentation.campaign_common import visible
 from semantic.errors import StrataError
 
 FLASH = "ce_flash"
@@ -42,7 +42,7 @@ def render() -> None:
         st.success(flash)
         st.page_link(st.session_state["pages"]["campaign_launch"], label="Pre-flight and launch →")
     store = state.store(eng)
-    lists = visible(list_versions(store), state.owner(eng, user), state.is_admin(eng, user))
+    lists = list_versions(store, viewer(eng, user))
     if not lists:
         st.info("Freeze a campaign list first (Analysis → Results → Save as campaign list).")
         return

@@ -22,10 +22,11 @@ from campaigns import (
     preflight,
     schedule_campaign,
     set_status,
+    viewer,
 )
 from campaigns.campaign import TRANSITIONS
 from presentation import state
-from presentation.campaign_common import sender_log, start_sender, visible
+from presentation.campaign_common import sender_log, start_sender
 from presentation.campaign_editor import CREATED
 from semantic.errors import StrataError
 
@@ -42,7 +43,7 @@ def render() -> None:
     if flash := st.session_state.pop(FLASH, None):
         st.success(flash)
     store = state.store(eng)
-    campaigns = visible(list_campaigns(store), state.owner(eng, user), state.is_admin(eng, user))
+    campaigns = list_campaigns(store, viewer(eng, user))
     if not campaigns:
         st.info("No campaigns yet: create one on the New campaign page.")
         return

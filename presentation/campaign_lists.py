@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns import CampaignList, freeze_list, list_members, list_versions
+from campaigns import CampaignList, freeze_list, list_members, list_versions, viewer
+from campaigns.golden import default_hub
 from presentation import state
-from presentation.campaign_common import visible
 from semantic.errors import StrataError
 
 PREVIEW_ROWS = 50
@@ -27,7 +27,7 @@ def render() -> None:
     if flash := st.session_state.pop(FLASH, None):
         st.success(flash)
     store = state.store(eng)
-    lists = visible(list_versions(store), state.owner(eng, user), state.is_admin(eng, user))
+    lists = list_versions(store, viewer(eng, user))
     if not lists:
         st.info(
             "No campaign lists yet. Build an analysis on the Analysis page and use "
@@ -70,12 +70,20 @@ def _details(store, frozen: CampaignList) -> None:
     st.code(frozen.logical_sql, language="sql")
     st.caption(f"content {frozen.content_hash} · model {frozen.model_hash}")
     members = list_members(store, frozen)
+    merged = any(m.merged_into for m in members)
     st.markdown(
         f"**Members** (first {min(PREVIEW_ROWS, len(members)):,} of {len(members):,}, in key order)"
     )
     st.dataframe(
         [
-            {"key": m.key, "e-mail": m.email, "phone": m.phone, **m.fields}
+            {
+                "key": m.key,
+                "e-mail": m.email,
+                "phone": m.phone,
+                # Only on lists the customer hub collapsed: whom this member is contacted as.
+                **({"merged into": m.merged_into or ""} if merged else {}),
+                **m.fields,
+            }
             for m in members[:PREVIEW_ROWS]
         ],
         hide_index=True,
@@ -104,6 +112,7 @@ def _freeze_again(eng, user: str | None, frozen: CampaignList) -> None:
             key=frozen.key_column,
             email=frozen.email_column,
             phone=frozen.phone_column,
+            hub=default_hub(),
         )
     except StrataError as e:
         st.error(str(e))

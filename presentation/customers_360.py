@@ -2,7 +2,8 @@
 
 Identity, contacts, addresses and e-services come from the "Campaigns" subject area and the
 invoices from "Billing", asked of the engine as the acting user, so a customer outside the
-user's row filter is never found and a folder the user may not see is not shown. Duplicates
+user's row filter is never found and a folder the user may not see is not shown. The campaign
+history comes from the campaigns API, over the campaigns the acting user may open. Duplicates
 and merge history come from the customer hub (`customers`), for users who may steward it:
 a hub record belongs to a warehouse customer when its source key is the customer's number
 (what an export of the warehouse carries).
@@ -13,6 +14,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from campaigns import list_campaigns, viewer
+from campaigns.history import member_history
 from customers.held import held_records
 from customers.hub import default_hub_path
 from customers.lookup import entity_of, golden, history, members, records_with_keys
@@ -57,6 +60,7 @@ def render() -> None:
     _frame(services, "c3_services", "No e-services.")
     st.subheader("Invoices")
     _frame(_invoices(eng, user, chosen), "c3_invoices", "No invoices.")
+    _campaigns(eng, user, chosen, row.get("Customer Number"))
     _hub(eng, user, row.get("Customer Number"))
 
 
@@ -158,6 +162,42 @@ def _invoices(eng: Engine, user: str | None, customer_id: int) -> pd.DataFrame |
     except StrataError as e:
         st.error(str(e))
         return None
+
+
+def _campaigns(eng: Engine, user: str | None, customer_id: int, number: str | None) -> None:
+    """The campaigns this customer was a member of, among those the acting user may open
+    (their own; every one for an administrator), as the campaign pages decide."""
+    st.subheader("Campaign history")
+    store = state.store(eng)
+    mine = list_campaigns(store, viewer(eng, user))
+    # A list is keyed by the column its author chose: the customer's id or number.
+    keys = {ID[1]: str(customer_id), **({"Customer Number": str(number)} if number else {})}
+    rows = member_history(store, keys, mine)
+    if not rows:
+        st.caption("In no campaign this user may see.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "campaign": r.campaign,
+                    "status": r.status,
+                    "channel": r.channel,
+                    "state": r.state,
+                    "reason": r.reason or "",
+                    "address": r.address or "",
+                    "sent at": r.sent_at,
+                    "response": r.response or "",
+                    "responded at": r.responded_at,
+                    "unsubscribed": r.unsubscribed,
+                }
+                for r in rows
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="c3_campaigns",
+    )
 
 
 def _frame(df: pd.DataFrame | None, key: str, empty: str) -> None:

@@ -14,6 +14,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
@@ -31,6 +32,7 @@ from customers import (
 )
 from customers.attributes import ATTRIBUTES, Kind
 from customers.entry_check import entry_checker
+from customers.hub import default_hub_path, read_hub
 from customers.lookup import batches
 from engine import Engine
 from physical.settings import data_folder
@@ -72,7 +74,7 @@ def render() -> None:
     if path is not None:
         _file(eng, user, path)
     _result()
-    _batches(eng)
+    _batches()
 
 
 def _source() -> Path | None:
@@ -337,9 +339,19 @@ def _result() -> None:
         )
 
 
-def _batches(eng: Engine) -> None:
+def _batches() -> None:
     st.subheader("Batches")
-    with hub.opened(eng) as h:
+    # Read-only, and only for the read: a page view must never take the writer's lock, or an
+    # import in another process (the CLI, a scheduled job) would fail while someone looks.
+    try:
+        h = read_hub(default_hub_path())
+    except (CustomerError, duckdb.Error) as e:  # a writer holds it (here: another session)
+        st.info(f"The batches cannot be listed now: {e}")
+        return
+    if h is None:
+        st.info("No file imported yet.")
+        return
+    with h:
         found = batches(h)
         if found.empty:
             st.info("No file imported yet.")

@@ -12,7 +12,7 @@ import streamlit as st
 
 from customers.hub import default_hub_path
 from customers.quality import SUBJECT_AREA, quality_report
-from presentation import state
+from presentation import hub, state
 from semantic.errors import StrataError
 
 
@@ -33,6 +33,8 @@ def render() -> None:
     except StrataError as e:
         st.error(str(e))
         return
+    finally:
+        hub.release(eng)  # the answers are in hand: never hold the hub between page views
     _summary(report.table("summary"))
     left, right = st.columns(2)
     with left:

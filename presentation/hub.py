@@ -24,15 +24,25 @@ from semantic.errors import StrataError
 def opened(eng: Engine) -> Iterator[Hub]:
     """The hub ($STRATA_DATA/customers.duckdb) open for this run, closed after it."""
     path = default_hub_path()
-    for database in eng.model.databases:
-        settings = dict(database.connection)
-        if database.dialect == "duckdb" and _same(settings.get("path"), path):
-            eng.release(database.name)
+    release(eng)
     hub = open_hub(path)
     try:
         yield hub
     finally:
         hub.close()
+
+
+def release(eng: Engine) -> None:
+    """Make the engine let go of the hub file (it reopens it at its next request).
+
+    Held between requests, the engine's read-only connection would keep every other process
+    from writing the hub: an import from the CLI would wait and then fail.
+    """
+    path = default_hub_path()
+    for database in eng.model.databases:
+        settings = dict(database.connection)
+        if database.dialect == "duckdb" and _same(settings.get("path"), path):
+            eng.release(database.name)
 
 
 def _same(setting: str | None, path: Path) -> bool:

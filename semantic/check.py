@@ -127,9 +127,69 @@ def _physical(model: Model) -> Iterator[ModelError]:
                         f"join refers to unknown column '{column}' of table '{side}'",
                         did_you_mean(column, tables[side].column_names()),
                     )
-        sides = (tables.get(join.many), tables.get(join.one))
-        if all(sides) and sides[0].database != sides[1].database:
-            yield ModelError(join.span, "a join cannot cross databases")
+        yield from _federated_join(join, tables, model)
+
+
+def _federated_join(join, tables: dict, model: Model) -> Iterator[ModelError]:
+    """A join crosses databases only when it says so (`to_database`), toward the database
+    that runs the queries using it (engine/federate.py reads the other side in). That one
+    must be DuckDB when a request uses the join, which the planner says: a model retargeted
+    to PostgreSQL (`strata demo --target`) still loads, without federated requests."""
+    sides = [tables.get(join.many), tables.get(join.one)]
+    if not all(sides):
+        return  # reported above as an unknown table
+    databases = {t.database for t in sides}
+    if join.to_database is None:
+        if len(databases) > 1:
+            a, b = sorted(databases)
+            yield ModelError(
+                join.span,
+                f"a join cannot cross databases ('{a}' and '{b}') unless it names the other "
+                "one with 'to_database'",
+                "add 'to_database: <database of the to table>' to federate the two",
+            )
+        return
+    known = {d.name: d for d in model.databases}
+    target = known.get(join.to_database)
+    if target is None:
+        yield ModelError(
+            join.span,
+            f"join names unknown database '{join.to_database}' as its 'to_database'",
+            did_you_mean(join.to_database, known),
+        )
+        return
+    if join.to_database == join.declared_in:
+        yield ModelError(
+            join.span,
+            f"'to_database: {join.to_database}' names the database that declares this join",
+            "remove 'to_database': both tables are in one database",
+        )
+        return
+    for table in sides:
+        if table.database not in (join.to_database, join.declared_in):
+            yield ModelError(
+                join.span,
+                f"join refers to table '{table.name}' of database '{table.database}', "
+                f"which is neither '{join.declared_in}' nor '{join.to_database}'",
+            )
+            return
+    if len(databases) == 1:
+        yield ModelError(
+            join.span,
+            f"join names 'to_database: {join.to_database}' but both tables are in "
+            f"'{databases.pop()}'",
+            f"declare the 'to' table in database '{join.to_database}', or remove 'to_database'",
+        )
+        return
+    host = {t.table for t in model.tables if t.database == join.to_database}
+    for table in sides:
+        if table.database == join.declared_in and table.table in host:
+            yield ModelError(
+                join.span,
+                f"table '{table.table}' of '{join.declared_in}' would be read into "
+                f"'{join.to_database}' under a name that database already has",
+                "rename one of them (a table's 'table' key gives its name in the database)",
+            )
 
 
 def _join_ambiguities(model: Model) -> Iterator[ModelError]:

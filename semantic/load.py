@@ -217,7 +217,7 @@ def _build(path: str, digest: str, docs: list, errors: list[ModelError]) -> Mode
                     )
                 )
             for j, join in enumerate(db.joins):
-                joins.append(_join(join, doc.span((*at, "joins", j))))
+                joins.append(_join(join, doc.span((*at, "joins", j)), db.name))
         for t, table in enumerate(spec.logical_tables):
             logical.append(_logical_table(table, doc, ("logical_tables", t), errors))
         for h, hierarchy in enumerate(spec.hierarchies):
@@ -298,7 +298,7 @@ def _security(spec, doc: Located, errors: list[ModelError]) -> Security:
     )
 
 
-def _join(join, span: SourceSpan) -> Join:
+def _join(join, span: SourceSpan, database: str) -> Join:
     many, one = join.from_, join.to
     if join.cardinality is Cardinality.one_to_many:
         many, one = one, many
@@ -316,6 +316,8 @@ def _join(join, span: SourceSpan) -> Join:
         tuple(c.split(".", 1)[-1] for c in one),
         cardinality,
         span,
+        join.to_database,
+        database,
     )
 
 

@@ -56,6 +56,14 @@ class Join:
     one_columns: tuple[str, ...]
     cardinality: Cardinality
     span: SourceSpan
+    # A federated join: the 'to' table's database, which runs the queries that use it (the
+    # declaring database's tables are read into it); None: both tables in one database.
+    to_database: str | None = None
+    declared_in: str = ""  # the database whose section declares the join
+
+    @property
+    def federated(self) -> bool:
+        return self.to_database is not None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,11 @@ class JoinSpec(_Spec):
     from_: Names = Field(alias="from", description="table.column on the many side, or a list")
     to: Names = Field(description="table.column on the one side, or a list")
     cardinality: Cardinality = Cardinality.many_to_one
+    to_database: str | None = Field(
+        None,
+        description="Federation: the 'to' table lives in this other (DuckDB) database, which "
+        "runs queries that use the join; this database's tables are read into it",
+    )
 
 
 class DatabaseSpec(_Spec):

@@ -33,6 +33,7 @@ from semantic.errors import StrataError
 from store.schema import (
     CAMPAIGN_TABLES,
     UTCDateTime,
+    campaign_list_merged,
     customer_mapping,
     metadata,
     now_utc,
@@ -118,6 +119,10 @@ def _v3_customer_mappings(conn: Connection) -> None:
     metadata.create_all(conn, tables=[customer_mapping])
 
 
+def _v5_campaign_list_merged(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[campaign_list_merged])
+
+
 def _v6_query_routes(conn: Connection) -> None:
     # Same rule as v1: copy the definition here before a later migration changes it.
     metadata.create_all(conn, tables=[query_route])
@@ -128,6 +133,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "campaign lists, campaigns, ledger, suppression, responses", _v2_campaigns),
     Migration(3, "customer import mappings", _v3_customer_mappings),
     Migration(4, "catalog kinds and builder specs", _v4_catalog_kinds_and_builder_specs),
+    Migration(5, "campaign list members merged by the customer hub", _v5_campaign_list_merged),
     Migration(6, "query routes of aggregate navigation", _v6_query_routes),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

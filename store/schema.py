@@ -274,6 +274,18 @@ customer_mapping = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# Campaign lists use golden records (issue 7): a list member whose customer the customer hub
+# merged into another member's, and that member's key. The member stays on the list (the
+# query returned it) but is never contacted; pre-flight counts it as "duplicate customer
+# (merged)". A table of its own, so that campaign_list_member keeps its v2 shape.
+campaign_list_merged = Table(
+    "campaign_list_merged",
+    metadata,
+    Column("list_id", Integer, primary_key=True, autoincrement=False),
+    Column("member_key", Text, primary_key=True),
+    Column("merged_into", Text, nullable=False),
+)
+
 # Aggregate navigation (issue 8): for each request that had a choice of sources, one row per
 # fact query with the source that answered it, what it covered per hierarchy level, and the
 # data version of the database it read, so that a wrong or stale answer can be traced.

@@ -177,6 +177,7 @@ def test_preflight_counts_exclusions_by_reason(tmp_path, app_store, sink):
     report = preflight(app_store, campaign)
     assert (report.members, report.to_send, report.duration_s) == (6, 1, 2.0)
     assert dict(report.exclusions) == {
+        "duplicate customer (merged)": 0,
         "no address": 1,
         "invalid address": 1,
         "opted out": 0,

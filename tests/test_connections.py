@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 
 import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from physical.backend import QueryError, connect
@@ -109,6 +111,16 @@ def test_missing_table_on_spark_is_named_with_a_hint(spark):
     message = str(caught.value)
     assert message.startswith("database 'crm' refused the query: [TABLE_OR_VIEW_NOT_FOUND]")
     assert "hint: the model names a table Spark does not have" in message
+
+
+def test_two_spark_databases_with_a_table_of_the_same_name_each_read_their_own(spark, tmp_path):
+    for city, amount in (("sarajevo", 10), ("zenica", 20)):
+        (tmp_path / city).mkdir()
+        pq.write_table(pa.table({"amount": [amount]}), tmp_path / city / "invoice.parquet")
+    sarajevo = connect(_database("spark", parquet=str(tmp_path / "sarajevo")))
+    zenica = connect(_database("spark", parquet=str(tmp_path / "zenica")))
+    assert sarajevo.run("SELECT amount FROM invoice").to_pylist() == [{"amount": 10}]
+    assert zenica.run("SELECT amount FROM invoice").to_pylist() == [{"amount": 20}]
 
 
 def test_missing_parquet_folder_is_named_with_a_hint(spark, tmp_path):
