@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     with duckdb.connect(str(path), read_only=True) as con:
         routed, detail = sql(YEAR_AREA, True), sql(YEAR_AREA, False)
         same = same_rows(con.sql(routed).df(), con.sql(detail).df())
-        t_routed, t_detail = _median(con, routed, args.repeat), _median(con, detail, args.repeat)
+        t_routed, t_detail = _medians(con, routed, detail, args.repeat)
         lines.append(
             f"| year x area, aggregate vs invoices | {t_routed:.1f} ms | {t_detail:.1f} ms | "
             f"{t_detail / t_routed:.1f}x faster | >= 10x | {same} |"
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         got, want = con.sql(series).df(), con.sql(SERIES_HAND).df()
         want.columns = got.columns
         same = same_rows(got, want)
-        t_series, t_hand = _median(con, series, args.repeat), _median(con, SERIES_HAND, args.repeat)
+        t_series, t_hand = _medians(con, series, SERIES_HAND, args.repeat)
         lines.append(
             f"| AGO + TODATE + PERIODROLLING by month (from the aggregate) vs window SQL on "
             f"the invoices | {t_series:.1f} ms | {t_hand:.1f} ms | {t_series / t_hand:.2f}x | "
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         # The same on the invoices (navigation off): the cost of the calendar mapping itself.
         series = sql(SERIES, False)
         same = same_rows(con.sql(series).df().set_axis(got.columns, axis=1), want)
-        t_series = _median(con, series, args.repeat)
+        t_series, t_hand = _medians(con, series, SERIES_HAND, args.repeat)
         lines.append(
             f"| the same, navigation off (invoices both sides) | {t_series:.1f} ms | "
             f"{t_hand:.1f} ms | {t_series / t_hand:.2f}x | <= 1.2x | {same} |"
@@ -104,14 +104,20 @@ def main(argv: list[str] | None = None) -> None:
         args.out.write_text(text)
 
 
-def _median(con: duckdb.DuckDBPyConnection, sql: str, repeat: int) -> float:
-    con.sql(sql).fetchall()  # warm
-    times = []
+def _medians(
+    con: duckdb.DuckDBPyConnection, first: str, second: str, repeat: int
+) -> tuple[float, float]:
+    """Median milliseconds of two queries run alternately, so that a change in the shared
+    machine's load weighs on both alike."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for sql in (first, second):
+        con.sql(sql).fetchall()  # warm
     for _ in range(repeat):
-        start = time.perf_counter()
-        con.sql(sql).fetchall()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        for sql, found in zip((first, second), times, strict=True):
+            start = time.perf_counter()
+            con.sql(sql).fetchall()
+            found.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 if __name__ == "__main__":

@@ -168,6 +168,8 @@ def log(
         outcome = f"error: {e.error.splitlines()[0]}" if e.error else f"{e.rows} row(s), {cache}"
         typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S} {e.user_name} {total:.1f} ms {outcome}")
         typer.echo(f"  {' '.join(e.logical_sql.split())}")
+        for route in e.routes:
+            typer.echo(f"  route: {route}")
     if not entries:
         typer.echo("(no requests logged)")
 

@@ -34,7 +34,7 @@ from physical.types import typed
 from semantic.errors import ModelErrors, StrataError
 from semantic.load import load_model
 from semantic.model import InitBlock, Model
-from store import QueryLogEntry, Store, open_store
+from store import QueryLogEntry, QueryRoute, Store, open_store
 
 _STAGES = ("parse", "resolve", "plan", "generate")
 
@@ -253,9 +253,10 @@ class Engine:
             self.log.write(replace(entry, error=str(e)))
             raise
         if self.verify_navigation and any(c.chosen and c.aggregate for c in compiled.candidates):
-            self._verify(logical_sql, session, entry, df, dense)
+            df = self._verify(logical_sql, session, entry, df, dense)
         execute, convert = (t1 - t0) * 1000, (t2 - t1) * 1000
         timings = (*compiled.timings, ("execute", execute), ("convert", convert))
+        version = backend.version() if compiled.routes else None
         self.log.write(
             replace(
                 entry,
@@ -263,26 +264,31 @@ class Engine:
                 fetch_ms=convert,
                 rows=len(df),
                 cache=None if cache == "off" else cache,
+                routes=tuple(
+                    QueryRoute(r.fact, r.source, r.aggregate, r.coverage, version)
+                    for r in compiled.routes
+                ),
             ),
         )
         return Result(df, query.sql, logical_sql, timings, cache, entry.request_id)
 
     def _verify(
         self, logical_sql: str, session: Session, entry, df: pd.DataFrame, dense: bool
-    ) -> None:
-        """Run a routed request again on the detail sources; log the request if they differ."""
+    ) -> pd.DataFrame:
+        """Run a routed request again on the detail sources; if they differ, log it and
+        answer from the detail: a stale aggregate is then known to be wrong."""
         if random.random() >= self.verify_navigation:
-            return
+            return df
         detail = compile_request(
             logical_sql, self.model, session, None, navigate=False, dense=dense
         ).query
         expected = _frame(typed(self._execute(detail), detail.types), detail.columns)
         if same_rows(df, expected):
-            return
+            return df
         message = (
             f"aggregate navigation mismatch: request {entry.request_id} answered from an "
             f"aggregate source differs from its detail sources ({len(df)} rows against "
-            f"{len(expected)}); the aggregate may be stale"
+            f"{len(expected)}); the aggregate may be stale; answered from the detail"
         )
         self.navigation_mismatches.append(message)
         self.log.write(
@@ -297,6 +303,7 @@ class Engine:
                 error=message,
             )
         )
+        return expected
 
     def subject_areas(self, user: str | None = None) -> tuple[str, ...]:
         """The subject areas `user` may query."""

@@ -10,6 +10,7 @@ from engine.generate import GeneratedQuery, generate
 from engine.parse import parse
 from engine.plan import Candidate, plan
 from engine.resolve import resolve
+from engine.route import Route, routes
 from engine.session import Session
 from semantic.model import Model
 
@@ -20,6 +21,8 @@ class Compiled:
     timings: tuple[tuple[str, float], ...]  # (stage, milliseconds)
     # The sources considered per fact query, chosen or not and why (`strata explain --why`).
     candidates: tuple[Candidate, ...] = ()
+    # The source each fact query with a choice read, for the query log (engine/route.py).
+    routes: tuple[Route, ...] = ()
 
 
 def compile_request(
@@ -66,4 +69,5 @@ def compile_request(
         query,
         tuple((s, (marks[i + 1] - marks[i]) * 1000) for i, s in enumerate(stages)),
         planned.candidates,
+        routes(planned, model),
     )

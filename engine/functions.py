@@ -107,3 +107,32 @@ def time_level(node: exp.Expression, model) -> tuple[str, str]:
             if hierarchy.time and hierarchy.levels[depth].key == node.name:
                 return hierarchy.name, hierarchy.levels[depth].name
     raise KeyError(node.sql())
+
+
+def by_fact(node: exp.Expression, fact_of) -> exp.Expression:
+    """A level or time-series function of an expression over measures of several facts, as
+    that expression of the function of each measure: the function's value is the expression
+    evaluated over the measures aggregated at its level or periods, so AGO(a / b) is
+    AGO(a) / AGO(b) and AGGREGATE(a - b BY x) is AGGREGATE(a BY x) - AGGREGATE(b BY x).
+    Each fact's measures are then one side query, as a single fact's are. `fact_of` names
+    the fact of a measure column; a node over one fact (or nesting another function) is
+    returned as it is.
+
+    >>> import sqlglot
+    >>> node = level_node(sqlglot.parse_one('"A"."x" - "B"."y"'), (("Customer", "Area"),))
+    >>> by_fact(node, lambda c: c.table).sql()
+    '(STRATA_LEVEL("A"."x", \\'Customer.Area\\') - STRATA_LEVEL("B"."y", \\'Customer.Area\\'))'
+    """
+    if not is_special(node):
+        return node
+    measure, *args = node.expressions
+    columns = list(measure.find_all(exp.Column))
+    if len({fact_of(c) for c in columns}) < 2 or any(is_special(n) for n in measure.walk()):
+        return node
+
+    def wrap(n: exp.Expression) -> exp.Expression:
+        if isinstance(n, exp.Column):
+            return exp.Anonymous(this=node.name, expressions=[n.copy(), *(a.copy() for a in args)])
+        return n
+
+    return exp.Paren(this=measure.transform(wrap))

@@ -25,6 +25,7 @@ from engine.plan import (
     plan_tables,
     qualified_formula,
 )
+from engine.timeseries import derived_select, share_periods
 from physical.federation import Fetch
 from semantic.model import ColumnKind, LogicalColumn, Model
 from semantic.spec import Aggregation
@@ -106,7 +107,10 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     measure_columns: dict = {}  # logical measure -> stitched column; a special's under its SQL
     aliases = []
     joins = []
-    main = [f for f in plan.facts if f.keys is None]
+    main = [(n, f) for n, f in enumerate(plan.facts) if f.keys is None]
+    # Time series over per-period totals written once (engine/timeseries.py).
+    bases, derived = share_periods(plan.facts)
+    main_bases = {b.main: b.name for b in bases if b.main is not None}
     if plan.dense is not None:
         # Every period the calendar holds (under the request's time conditions) drives the
         # rows; each fact is joined to it, so a period without facts is a row of NULLs.
@@ -121,14 +125,20 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
             this=exp.Subquery(this=axis, alias=exp.TableAlias(this=exp.to_identifier("a")))
         )
         aliases.append("a")
-    for i, fact in enumerate(main):
+    for i, (n, fact) in enumerate(main):
         alias = f"f{i}"
         for j, measure in enumerate(fact.measures):
             measure_columns[measure.ref] = exp.column(f"m{j}", alias)
-        subquery = exp.Subquery(
-            this=_fact_select(fact, grain, fact.filters, model),
-            alias=exp.TableAlias(this=exp.to_identifier(alias)),
-        )
+        if n in main_bases:
+            subquery = exp.Table(
+                this=exp.to_identifier(main_bases[n]),
+                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+            )
+        else:
+            subquery = exp.Subquery(
+                this=_fact_select(fact, grain, fact.filters, model),
+                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+            )
         if i == 0 and plan.dense is None:
             source = exp.From(this=subquery)
         elif grain:
@@ -151,17 +161,19 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
             joins.append(exp.Join(this=subquery, kind="CROSS"))
         if plan.dense is None:
             aliases.append(alias)
-    for i, fact in enumerate(f for f in plan.facts if f.keys is not None):
+    sides = [(n, f) for n, f in enumerate(plan.facts) if f.keys is not None]
+    for i, (n, fact) in enumerate(sides):
         # A side query (a measure at another grain) is joined to the stitched rows on the
         # grain columns it keeps; LEFT, so it never adds or removes a row.
         alias = f"s{i}"
         measure_columns[fact.special] = {
             m.ref: exp.column(f"m{j}", alias) for j, m in enumerate(fact.measures)
         }
-        subquery = exp.Subquery(
-            this=_fact_select(fact, grain, fact.filters, model),
-            alias=exp.TableAlias(this=exp.to_identifier(alias)),
-        )
+        if n in derived:
+            select = derived_select(fact, derived[n], lambda f=fact: _period_map(f.period, model))
+        else:
+            select = _fact_select(fact, grain, fact.filters, model)
+        subquery = exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias)))
         if fact.keys:
             on = exp.and_(
                 *(
@@ -189,6 +201,15 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
         from_=source,
         joins=joins,
     )
+    if bases:
+        ctes = [
+            exp.CTE(
+                this=_fact_select(b.fact, grain, b.fact.filters, model),
+                alias=exp.TableAlias(this=exp.to_identifier(b.name)),
+            )
+            for b in bases
+        ]
+        outer.set("with_", exp.With(expressions=ctes))
     if request.measure_filters:
         outer.set(
             "where", _where(_outer(c, measure_columns, model) for c in request.measure_filters)
@@ -363,10 +384,10 @@ def _period_map(period: Period, model: Model) -> exp.Subquery:
             distinct=exp.Distinct(),
         )
         over = {
-            "qr": exp.Window(this=exp.Anonymous(this="DENSE_RANK"), order=_order("qc")),
-            "pr": exp.Window(this=exp.Anonymous(this="DENSE_RANK"), order=_order("pc")),
+            "qr": exp.Window(this=exp.DenseRank(), order=_order("qc")),
+            "pr": exp.Window(this=exp.DenseRank(), order=_order("pc")),
             "pos": exp.Window(
-                this=exp.Anonymous(this="DENSE_RANK"),
+                this=exp.DenseRank(),
                 partition_by=[exp.column("pc")],
                 order=_order("qc"),
             ),

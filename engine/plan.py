@@ -16,6 +16,7 @@ from engine.functions import (
     ROLLING,
     TIME_FUNCTIONS,
     TODATE,
+    by_fact,
     is_special,
     level_node,
     measure_of,
@@ -115,7 +116,7 @@ def plan(
     Billing agg_invoice_month ['area']
     Customer Facts customer ['municipality', 'area']
     """
-    request = _expanded(request, model)
+    request = _per_fact(_expanded(request, model), model)
     grain = tuple(i for i, o in enumerate(request.outputs) if not o.is_measure)
     grain_exprs = [request.outputs[i].expr for i in grain]
     attributes = grain_exprs + list(request.filters)
@@ -248,6 +249,23 @@ def _expanded(request: ResolvedRequest, model: Model) -> ResolvedRequest:
             outputs[i] = replace(o, expr=_expand(o.expr, outputs, model))
     measure_filters = tuple(_expand(f, outputs, model) for f in request.measure_filters)
     return replace(request, outputs=tuple(outputs), measure_filters=measure_filters)
+
+
+def _per_fact(request: ResolvedRequest, model: Model) -> ResolvedRequest:
+    """Functions over measures of several facts split into one per fact (functions.by_fact)."""
+
+    def fact_of(column: exp.Column) -> str:
+        return model.logical_column(column.table, column.name).table
+
+    def split(tree: exp.Expression) -> exp.Expression:
+        return tree.transform(lambda n: by_fact(n, fact_of)) if _specials([tree]) else tree
+
+    trees = [o.expr for o in request.outputs if o.is_measure] + list(request.measure_filters)
+    if not _specials(trees):
+        return request
+    outputs = tuple(replace(o, expr=split(o.expr)) if o.is_measure else o for o in request.outputs)
+    measure_filters = tuple(split(f) for f in request.measure_filters)
+    return replace(request, outputs=outputs, measure_filters=measure_filters)
 
 
 def _needs_expansion(node: exp.Expression, model: Model) -> bool:

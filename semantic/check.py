@@ -657,6 +657,8 @@ def _aggregate_source(model: Model, table: LogicalTable, source) -> Iterator[Mod
             and column.kind is ColumnKind.measure
             and column.aggregation in _MERGEABLE
             and not column.levels
+            # Semi-additive measures read detail rows only: a mapping would never be used.
+            and column.last_over is None
             and column.name not in dict(source.measures)
         ):
             yield ModelError(

@@ -25,6 +25,7 @@ from store.connect import Store, connect_store, default_url, open_store
 from store.migrate import LATEST_VERSION, MIGRATIONS, Migration, StoreTooNew, migrate
 from store.query_log import (
     QueryLogEntry,
+    QueryRoute,
     log_queries,
     log_query,
     logged_request,
@@ -40,6 +41,7 @@ __all__ = [
     "Folder",
     "Migration",
     "QueryLogEntry",
+    "QueryRoute",
     "RetryPolicy",
     "SavedAnalysis",
     "Store",

@@ -40,6 +40,7 @@ from store.schema import (
     metadata,
     now_utc,
     query_log,
+    query_route,
     schema_version,
 )
 
@@ -161,6 +162,11 @@ def _v6_open_and_click_tracking(conn: Connection) -> None:
     metadata.create_all(conn, tables=[campaign_event])
 
 
+def _v7_query_routes(conn: Connection) -> None:
+    # Same rule as v1: copy the definition here before a later migration changes it.
+    metadata.create_all(conn, tables=[query_route])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "query log and saved analyses", _v1_query_log_and_saved_analyses),
     Migration(2, "campaign lists, campaigns, ledger, suppression, responses", _v2_campaigns),
@@ -168,6 +174,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "catalog kinds and builder specs", _v4_catalog_kinds_and_builder_specs),
     Migration(5, "campaign list members merged by the customer hub", _v5_campaign_list_merged),
     Migration(6, "campaign open and click tracking", _v6_open_and_click_tracking),
+    Migration(7, "query routes of aggregate navigation", _v7_query_routes),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -305,3 +305,20 @@ campaign_event = Table(
     Column("at", UTCDateTime, nullable=False),
     CheckConstraint("kind IN ('open', 'click')", name="campaign_event_kind"),
 )
+
+# Aggregate navigation (issue 8): for each request that had a choice of sources, one row per
+# fact query with the source that answered it, what it covered per hierarchy level, and the
+# data version of the database it read, so that a wrong or stale answer can be traced.
+query_route = Table(
+    "query_route",
+    metadata,
+    Column("request_id", Text, primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("fact", Text, nullable=False),  # the logical fact, with the function it computes
+    Column("source", Text, nullable=False),  # fragments as "archive + current"
+    Column("aggregate", Integer, nullable=False),  # 1: an aggregate source (a routed query)
+    # "Time: Year from Month; Geography: Area from Area": the request's lowest level per
+    # hierarchy, and the level the source's rows hold ("detail" for detail rows).
+    Column("coverage", Text, nullable=False),
+    Column("data_version", Text),  # None: the database gives none (a server)
+)

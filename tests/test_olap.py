@@ -168,8 +168,8 @@ def test_a_measure_at_area_level_repeats_the_area_total_on_each_municipality(ola
             FROM by_m""",
     )
     assert got == rows(expected)
-    # N-One 73 and N-Two 63 of North's 136; South 84; Eve's 7 has no area.
-    assert ("N-One", 73.0, 136.0, round(73 / 136, 6)) in got
+    # N-One 73 and N-Two 73 (Cid: 30 + 10 + 33) of North's 146; South 84; Eve's 7 has no area.
+    assert ("N-One", 73.0, 146.0, 0.5) in got
 
 
 def test_share_of_total_divides_by_the_grand_total_of_the_filtered_rows(olap, olap_db):
@@ -273,7 +273,7 @@ def test_a_time_filter_picks_the_periods_shown_not_the_periods_read(olap):
         'WHERE "Time"."Year" = 2025',
     )
     # 2025's months read 2024's values although the filter keeps 2025 only.
-    assert got == [("2025-01", 10.0), ("2025-02", 25.0), ("2025-03", 30.0)]
+    assert got == [("2025-01", 10.0), ("2025-02", 25.0), ("2025-03", 40.0)]
 
 
 def test_ago_at_a_lower_grain_than_its_level_shifts_each_day_within_the_month(olap):
@@ -302,6 +302,76 @@ def test_todate_counts_distinct_customers_over_the_period_not_a_sum_of_counts(ol
             GROUP BY 1""",
     )
     assert got == rows(expected)  # 2025-02: Ana, Ben, Eve = 3 (Ana twice)
+
+
+# Each period's value from hand: the rows of the months the function reads, as the
+# user sees them. `n` numbers the calendar's months (gaps included); `r` is one detail row.
+SERIES_HAND = f"""WITH months AS (
+    SELECT year_month, year, DENSE_RANK() OVER (ORDER BY year_month) AS n
+    FROM (SELECT DISTINCT year_month, year FROM calendar)),
+  rows_ AS (SELECT k.year_month, i.* FROM {DETAIL} {{visible}}),
+  shown AS (SELECT DISTINCT r.year_month FROM rows_ r JOIN months USING (year_month) {{shown}})
+SELECT s.year_month,
+  (SELECT {{agg}} FROM rows_ r JOIN months rm USING (year_month)
+   WHERE rm.n BETWEEN sm.n - 2 AND sm.n),
+  (SELECT {{agg}} FROM rows_ r JOIN months rm USING (year_month)
+   WHERE rm.year = sm.year AND rm.year_month <= sm.year_month)
+FROM shown s JOIN months sm USING (year_month)"""
+
+
+@pytest.mark.parametrize("user", [None, "north"])
+@pytest.mark.parametrize("where", ["", 'WHERE "Time"."Year" = 2025'])
+@pytest.mark.parametrize("navigation", ["aggregate", "detail"])
+@pytest.mark.parametrize(
+    "measure", ["Billed", "# Invoices", "Largest Bill", "Average Bill", "# Customers"]
+)
+def test_rolling_and_to_date_equal_hand_sql_for_every_rule(
+    olap, detail, olap_db, measure, navigation, where, user
+):
+    engine = olap if navigation == "aggregate" else detail
+    got = q(
+        engine,
+        f'SELECT "Time"."Month", PERIODROLLING("Facts"."{measure}", -2, 0), '
+        f'TODATE("Facts"."{measure}", "Time"."Year") FROM "Sales" {where}',
+        user=user,
+    )
+    expected = SERIES_HAND.format(
+        agg=MEASURES[measure].replace("i.", "r."),
+        visible="WHERE a.name = 'North'" if user else "",
+        shown="WHERE year = 2025" if where else "",
+    )
+    assert got == rows(hand(olap_db, expected))
+
+
+def test_sum_count_and_max_series_read_the_fact_once_through_monthly_totals(detail, olap_db):
+    logical = (
+        'SELECT "Time"."Month", "Facts"."Billed", "Facts"."# Invoices", '
+        'AGO("Facts"."Billed", "Time"."Month", 12), TODATE("Facts"."# Invoices", "Time"."Year"), '
+        'PERIODROLLING("Facts"."Largest Bill", -2, 0) FROM "Sales"'
+    )
+    result = detail.query(logical)
+    assert result.sql.count('"invoice" AS') == 1
+    got = rows(result.df)
+    # 2025-02: Ben 6 + Eve 7 + Ana 21 = 34 in 3 invoices; a year before 20 + 5 = 25;
+    # 2025 to date 1 + 3 = 4 invoices; the largest bill of 2024-12 .. 2025-02 is 40.
+    assert ("2025-02", 34.0, 3, 25.0, 4, 40.0) in got
+    assert len(got) == 7  # the months with invoices: 2024-01..03, 2024-12, 2025-01..03
+
+
+def test_a_time_filter_keeps_series_correct_when_the_main_query_cannot_share_its_totals(
+    detail,
+):
+    got = q(
+        detail,
+        'SELECT "Time"."Month", "Facts"."Billed", AGO("Facts"."Billed", "Time"."Year", 1), '
+        'PERIODROLLING("Facts"."Billed", -2, 0) FROM "Sales" WHERE "Time"."Year" = 2025',
+    )
+    # 2025-01 rolls over 2024-11 (none), 2024-12 (40) and itself (11).
+    assert got == [
+        ("2025-01", 11.0, 10.0, 51.0),
+        ("2025-02", 34.0, 25.0, 85.0),
+        ("2025-03", 77.0, 40.0, 122.0),
+    ]
 
 
 def test_a_time_series_above_its_level_is_refused(olap):
@@ -351,19 +421,6 @@ def test_every_rule_at_every_grain_equals_the_detail_path_and_hand_sql(
     assert "agg_invoice_month" not in detail.query(logical).sql
 
 
-def test_a_year_by_area_query_rolls_the_monthly_aggregate_up_two_levels(olap, olap_db):
-    logical = (
-        'SELECT "Time"."Year", "Customer"."Area", "Facts"."Billed", "Facts"."# Invoices" '
-        'FROM "Sales"'
-    )
-    result = olap.query(logical)
-    assert "agg_invoice_month" in result.sql and '"invoice"' not in result.sql
-    expected = hand(
-        olap_db, f"SELECT k.year, a.name, SUM(i.billed), COUNT(*) FROM {DETAIL} GROUP BY ALL"
-    )
-    assert rows(result.df) == rows(expected)
-
-
 def test_count_distinct_beside_a_sum_sends_the_whole_fact_to_detail(olap, olap_db):
     result = olap.query(
         'SELECT "Time"."Year", "Facts"."Billed", "Facts"."# Customers" FROM "Sales"'
@@ -386,20 +443,6 @@ def test_a_filter_below_the_aggregate_content_sends_the_query_to_detail(olap, ol
         olap_db, f"SELECT k.year, SUM(i.billed) FROM {DETAIL} WHERE m.name = 'N-One' GROUP BY 1"
     )
     assert rows(result.df) == rows(expected)
-
-
-def test_a_restricted_user_is_answered_from_the_aggregate_with_the_row_filter(
-    olap, detail, olap_db
-):
-    logical = 'SELECT "Time"."Year", "Facts"."Billed" FROM "Sales"'
-    routed = olap.query(logical, user="north")
-    assert "agg_invoice_month" in routed.sql and "'North'" in routed.sql
-    expected = rows(
-        hand(
-            olap_db, f"SELECT k.year, SUM(i.billed) FROM {DETAIL} WHERE a.name = 'North' GROUP BY 1"
-        )
-    )
-    assert rows(routed.df) == expected == rows(detail.query(logical, user="north").df)
 
 
 def test_level_based_and_time_series_measures_agree_on_both_paths(olap, detail):
@@ -537,21 +580,6 @@ def test_fragments_are_read_only_where_the_conditions_need_them(olap, olap_db, m
     assert rows(result.df) == rows(expected)
 
 
-def test_a_distinct_count_over_two_fragments_counts_a_customer_once(olap):
-    # Ana, Ben and Cid were billed in both years: 3 in North, not 6.
-    got = q(olap, 'SELECT "Customer"."Area", "Facts"."Split # Customers" FROM "Sales"')
-    assert ("North", 3) in got
-
-
-def test_fragments_apply_a_restricted_users_row_filter_in_each_part(olap, olap_db):
-    result = olap.query('SELECT "Time"."Year", "Facts"."Split Billed" FROM "Sales"', user="north")
-    assert result.sql.count("'North'") >= 2
-    expected = hand(
-        olap_db, f"SELECT k.year, SUM(i.billed) FROM {DETAIL} WHERE a.name = 'North' GROUP BY 1"
-    )
-    assert rows(result.df) == rows(expected)
-
-
 def test_explain_why_names_the_fragment_left_out(olap):
     found = olap.sources('SELECT "Facts"."Split Billed" FROM "Sales" WHERE "Time"."Year" = 2025')
     assert [(c.source, c.chosen) for c in found] == [("current", True), ("archive", False)]
@@ -582,12 +610,12 @@ def stale(olap_db, tmp_path) -> Engine:
     engine.close()
 
 
-def test_verified_navigation_logs_a_stale_aggregate(stale):
+def test_verified_navigation_logs_a_stale_aggregate_and_answers_from_the_detail(stale):
     from store import open_store, recent_queries
 
     result = stale.query('SELECT "Time"."Year", "Facts"."Largest Bill" FROM "Sales"')
-    assert "agg_invoice_month" in result.sql
-    assert (2025, 144.0) in rows(result.df)  # the stale aggregate answered (44 + 100)
+    assert "agg_invoice_month" in result.sql  # routed; the stale aggregate says 44 + 100
+    assert (2025, 44.0) in rows(result.df)
     [mismatch] = stale.navigation_mismatches
     assert result.request_id in mismatch and "may be stale" in mismatch
     stale.log.flush()
@@ -601,16 +629,6 @@ def test_verified_navigation_is_silent_when_the_paths_agree(stale):
     stale.query('SELECT "Time"."Year", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024')
     stale.query('SELECT "Time"."Month", "Facts"."Billed" FROM "Sales" WHERE "Time"."Year" = 2024')
     assert stale.navigation_mismatches == []
-
-
-def test_an_average_from_the_aggregate_is_never_an_average_of_averages(olap):
-    result = olap.query(
-        'SELECT "Time"."Year", "Facts"."Average Bill" FROM "Sales" WHERE "Time"."Year" = 2025'
-    )
-    assert "agg_invoice_month" in result.sql
-    # 2025's six invoices: (11 + 6 + 33 + 44 + 7 + 21) / 6 = 20.33. Averaging the monthly
-    # averages instead would give (11 + (6 + 7 + 21) / 3 + (33 + 44) / 2) / 3 = 20.61.
-    assert rows(result.df) == [(2025, round(122 / 6, 6))]
 
 
 def test_time_series_measures_declared_in_the_model_equal_the_logical_sql_functions(olap):
@@ -662,8 +680,9 @@ def test_a_dense_request_keeps_a_restricted_users_row_filter_on_the_facts(olap):
             dense=True,
         ).df
     )
-    # North billed 10 + 20 + 5 + 30 in 2024-Q1 and nothing after (Dan, in the South, billed Q4).
-    assert got == [("2024-Q1", 65.0), ("2024-Q2", None), ("2024-Q3", None), ("2024-Q4", None)]
+    # North billed 10 + 20 + 5 + 30 + 10 in 2024-Q1 and nothing after (Dan, in the South,
+    # billed Q4).
+    assert got == [("2024-Q1", 75.0), ("2024-Q2", None), ("2024-Q3", None), ("2024-Q4", None)]
 
 
 def test_dense_is_refused_for_a_request_with_other_attributes(olap):
@@ -684,20 +703,20 @@ SHARES = (
 @pytest.mark.parametrize("navigate", [True, False])
 def test_partial_totals_count_the_visible_members_only(olap, detail, navigate):
     engine = olap if navigate else detail
-    # North sees N-One (73) and N-Two (63): its area total and grand total are 136.
+    # North sees N-One (73) and N-Two (73): its area total and grand total are 146.
     assert q(engine, SHARES, user="north") == [
-        ("N-One", 73.0, 136.0, 136.0),
-        ("N-Two", 63.0, 136.0, 136.0),
+        ("N-One", 73.0, 146.0, 146.0),
+        ("N-Two", 73.0, 146.0, 146.0),
     ]
 
 
 @pytest.mark.parametrize("navigate", [True, False])
 def test_full_totals_above_the_filter_level_include_hidden_members(olap, detail, navigate):
     engine = olap if navigate else detail
-    # The area total stays North's (at the filter's level); the grand total is all 227.
+    # The area total stays North's (at the filter's level); the grand total is all 237.
     assert q(engine, SHARES, user="north.full") == [
-        ("N-One", 73.0, 136.0, 227.0),
-        ("N-Two", 63.0, 136.0, 227.0),
+        ("N-One", 73.0, 146.0, 237.0),
+        ("N-Two", 73.0, 146.0, 237.0),
     ]
 
 
@@ -705,8 +724,8 @@ def test_full_totals_above_the_filter_level_include_hidden_members(olap, detail,
 def test_hidden_totals_above_the_filter_level_are_null(olap, detail, navigate):
     engine = olap if navigate else detail
     assert q(engine, SHARES, user="north.hidden") == [
-        ("N-One", 73.0, 136.0, None),
-        ("N-Two", 63.0, 136.0, None),
+        ("N-One", 73.0, 146.0, None),
+        ("N-Two", 73.0, 146.0, None),
     ]
 
 
@@ -716,3 +735,289 @@ def test_verified_navigation_compares_a_dense_request_with_a_dense_detail(stale)
         dense=True,
     )
     assert stale.navigation_mismatches == []
+
+
+# ---------------------------------------------------------------- routes in the query log
+
+
+@pytest.fixture(scope="module")
+def logged(olap_db, tmp_path_factory) -> Engine:
+    """The olap model with its own app store, to read back what the query log kept."""
+    store = tmp_path_factory.mktemp("routes") / "store.db"
+    engine = Engine.open(OLAP, store_url=f"sqlite:///{store}")
+    yield engine
+    engine.close()
+
+
+def _routes(engine: Engine, logical: str, user: str | None = None):
+    from store import logged_request, open_store
+
+    result = engine.query(logical, user=user)
+    engine.log.flush()
+    with open_store(engine._store_url) as store:
+        return logged_request(store, result.request_id).routes
+
+
+def test_the_log_keeps_the_source_coverage_and_data_version_of_a_routed_query(logged, olap_db):
+    from store import QueryRoute
+
+    got = _routes(logged, 'SELECT "Time"."Year", "Customer"."Area", "Facts"."Billed" FROM "Sales"')
+    version = logged._backend("olap").version()
+    assert version.startswith(str(olap_db.resolve()))  # the file, as the engine read it
+    coverage = "Time: Year from Month; Geography: Area from Area"
+    assert got == (QueryRoute("Sales", "monthly", True, coverage, version),)
+
+
+def test_the_log_keeps_the_detail_source_a_distinct_count_was_sent_to(logged):
+    [route] = _routes(logged, 'SELECT "Time"."Year", "Facts"."# Customers" FROM "Sales"')
+    assert (route.source, route.aggregate, route.coverage) == (
+        "detail",
+        False,
+        "Time: Year from detail",
+    )
+
+
+def test_the_log_covers_a_restricted_users_row_filter_level(logged):
+    [route] = _routes(logged, 'SELECT "Time"."Year", "Facts"."Billed" FROM "Sales"', "north")
+    # North's row filter is on Area: the aggregate had to hold Area to answer.
+    assert (route.source, route.coverage) == (
+        "monthly",
+        "Time: Year from Month; Geography: Area from Area",
+    )
+
+
+def test_the_log_names_the_fragments_a_query_read_and_each_side_query(logged):
+    got = _routes(
+        logged,
+        'SELECT "Time"."Month", "Facts"."Split Billed", "Facts"."Billed", '
+        'AGO("Facts"."Billed", "Time"."Month", 12) FROM "Sales" WHERE "Time"."Year" = 2025',
+    )
+    assert [(r.fact, r.source) for r in got] == [
+        ("Split Sales", "current"),
+        ("Sales", "monthly"),
+        ('Sales for AGO of "Sales"."Billed"', "monthly"),
+    ]
+
+
+def test_a_fact_with_one_source_logs_no_route(logged):
+    assert _routes(logged, 'SELECT "Time"."Year", "Facts"."Balance" FROM "Sales"') == ()
+
+
+def test_strata_log_prints_each_route_under_its_request(olap_db, tmp_path):
+    logical = 'SELECT "Time"."Year", "Facts"."Billed" FROM "Sales"'
+    engine = Engine.open(OLAP, store_url=f"sqlite:///{tmp_path / 'app.db'}")
+    engine.query(logical)
+    engine.close()
+    done = strata("log", "--last", "1", STRATA_DATA=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "  route: Sales <- monthly (aggregate; Time: Year from Month; data version " in (
+        done.stdout
+    )
+
+
+# ---------------------------------------------------------------- the roll-up matrix
+#
+# Every aggregation rule x every roll-up path x an unrestricted and a restricted user, each
+# cell against hand SQL on the detail tables, and each routed as the merge rules allow:
+# count distinct is never summed across grains, an average never averaged, a semi-additive
+# measure never read from an aggregate; the fragment path combines both fragments' rows.
+
+# path -> (aggregate navigation on, logical grain, the same grain in hand SQL)
+PATHS = {
+    "detail": (False, ['"Time"."Quarter"', '"Customer"."Area"'], ["k.quarter", "a.name"]),
+    "aggregate at its level": (
+        True,
+        ['"Time"."Month"', '"Customer"."Area"', '"Customer"."Tariff Group"'],
+        ["k.year_month", "a.name", "t.name"],
+    ),
+    "aggregate one level up": (
+        True,
+        ['"Time"."Quarter"', '"Customer"."Area"'],
+        ["k.quarter", "a.name"],
+    ),
+    "aggregate two levels up": (
+        True,
+        ['"Time"."Year"', '"Customer"."Customer Type"'],
+        ["k.year", "t.customer_type"],
+    ),
+    "fragment union": (True, ['"Customer"."Area"'], ["a.name"]),
+}
+# rule -> (measure of Sales, measure of Split Sales, hand aggregate over the rows `r`)
+RULES = {
+    "sum": ("Billed", "Split Billed", "SUM(billed)"),
+    "count": ("# Invoices", "Split # Invoices", "COUNT(invoice_id)"),
+    "count distinct": ("# Customers", "Split # Customers", "COUNT(DISTINCT customer_id)"),
+    "avg": ("Average Bill", "Split Average", "AVG(billed)"),
+    "min": ("Smallest Bill", "Split Smallest", "MIN(billed)"),
+    "max": ("Largest Bill", "Split Largest", "MAX(billed)"),
+    # The group's latest day's bills: the group's own latest day among the rows it sees.
+    "semi-additive last": (
+        "Last Day Billed",
+        "Split Last Day Billed",
+        "SUM(billed) FILTER (WHERE date = last)",
+    ),
+}
+FROM_AGGREGATE = {"sum", "count", "avg", "min", "max"}
+USERS = {"unrestricted": (None, ""), "restricted": ("north", "WHERE a.name = 'North'")}
+
+
+def _matrix_hand(olap_db, rule: str, grain: list[str], where: str) -> list[tuple]:
+    keys = ", ".join(grain)
+    named = ", ".join(f"{g} AS g{n}" for n, g in enumerate(grain))
+    sql = f"""WITH r AS (
+        SELECT {named}, i.billed, i.invoice_id, i.customer_id, k.date,
+               MAX(k.date) OVER (PARTITION BY {keys}) AS last
+        FROM {DETAIL} {where})
+      SELECT {", ".join(f"g{n}" for n in range(len(grain)))}, {RULES[rule][2]}
+      FROM r GROUP BY ALL"""
+    return rows(hand(olap_db, sql))
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("rule", RULES)
+def test_matrix_cell_equals_hand_sql_and_is_routed_as_its_rule_allows(
+    olap, detail, olap_db, rule, path, user
+):
+    navigate, grain, hand_grain = PATHS[path]
+    name, user_where = USERS[user]
+    measure = RULES[rule][1] if path == "fragment union" else RULES[rule][0]
+    logical = f'SELECT {", ".join(grain)}, "Facts"."{measure}" FROM "Sales"'
+    result = (olap if navigate else detail).query(logical, user=name)
+    assert rows(result.df) == _matrix_hand(olap_db, rule, hand_grain, user_where)
+    routed = "agg_invoice_month" in result.sql
+    if path == "fragment union":
+        assert '"sales_2024"' in result.sql and '"sales_2025"' in result.sql
+    else:
+        assert routed == (navigate and rule in FROM_AGGREGATE)
+    if routed:  # the two source paths agree
+        assert rows(result.df) == rows(detail.query(logical, user=name).df)
+
+
+def test_the_matrix_data_tells_each_wrong_roll_up_from_the_right_one(olap_db):
+    """The matrix could pass with wrong roll-ups only if the data hid them; it does not."""
+    by_month = f"""SELECT k.quarter, k.year_month, a.name, COUNT(DISTINCT i.customer_id) AS n,
+        AVG(i.billed) AS a FROM {DETAIL} GROUP BY ALL"""
+    # Count distinct summed across months: Ana, billed in 2025-01 and 2025-02, twice.
+    summed = hand(olap_db, f"SELECT quarter, name, SUM(n) FROM ({by_month}) GROUP BY ALL")
+    right = _matrix_hand(olap_db, "count distinct", ["k.quarter", "a.name"], "")
+    assert ("2025-Q1", "North", 3) in right and ("2025-Q1", "North", 4) in rows(summed)
+    # The average of the aggregate rows' averages: 2024-Q1 North is (10 + 20 + 5 + 30 + 10) / 5
+    # = 15 by invoice, not (10 + 20 + 5 + 40 / 2) / 4 = 13.75 by row (Cid's two March bills).
+    averaged = hand(
+        olap_db,
+        """SELECT k.quarter, a.name, AVG(g.billed / g.invoices) FROM agg_invoice_month g
+           JOIN area a USING (area_id) JOIN calendar k ON k.date = g.period GROUP BY ALL""",
+    )
+    right = _matrix_hand(olap_db, "avg", ["k.quarter", "a.name"], "")
+    assert ("2024-Q1", "North", 15.0) in right and ("2024-Q1", "North", 13.75) in rows(averaged)
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("path", [p for p in PATHS if p.startswith("aggregate")])
+@pytest.mark.parametrize("rule", ["sum", "max"])
+def test_a_stale_aggregate_partition_is_caught_and_answered_from_the_detail(
+    stale, olap_db, rule, path, user
+):
+    # The stale copy's 2025-03 South partition holds 100 more (billed and largest bill).
+    _, grain, hand_grain = PATHS[path]
+    name, user_where = USERS[user]
+    logical = f'SELECT {", ".join(grain)}, "Facts"."{RULES[rule][0]}" FROM "Sales"'
+    result = stale.query(logical, user=name)
+    assert "agg_invoice_month" in result.sql
+    assert rows(result.df) == _matrix_hand(olap_db, rule, hand_grain, user_where)
+    # North never sees the stale South partition: its routed answer was right.
+    assert len(stale.navigation_mismatches) == (0 if name else 1)
+
+
+# ---------------------------------------------------------------- functions in multi-fact requests
+
+BALANCES = """balance bl JOIN customer c USING (customer_id)
+  LEFT JOIN municipality m USING (municipality_id) LEFT JOIN area a ON a.area_id = m.area_id
+  JOIN calendar k ON k.date = bl.month_end"""
+# Per calendar month (numbered n, gaps included): invoices billed b and balances t.
+TWO_FACTS = f"""WITH months AS (
+    SELECT year_month, year, DENSE_RANK() OVER (ORDER BY year_month) AS n
+    FROM (SELECT DISTINCT year_month, year FROM calendar)),
+  b AS (SELECT k.year_month, SUM(i.billed) AS b FROM {DETAIL} {{where}} GROUP BY 1),
+  t AS (SELECT k.year_month, SUM(bl.amount) AS t FROM {BALANCES} {{where}} GROUP BY 1),
+  s AS (SELECT * FROM months LEFT JOIN b USING (year_month) LEFT JOIN t USING (year_month))"""
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("navigation", ["aggregate", "detail"])
+def test_time_series_of_two_facts_in_one_request_equal_hand_sql(
+    olap, detail, olap_db, navigation, user
+):
+    name, where = USERS[user]
+    got = q(
+        olap if navigation == "aggregate" else detail,
+        'SELECT "Time"."Month", "Facts"."Billed", "Facts"."Balance Total", '
+        'AGO("Facts"."Billed", "Time"."Month", 12), '
+        'TODATE("Facts"."Balance Total", "Time"."Year") FROM "Sales"',
+        user=name,
+    )
+    expected = hand(
+        olap_db,
+        TWO_FACTS.format(where=where)
+        + """
+        SELECT s.year_month, s.b, s.t, ago.b,
+               (SELECT SUM(x.t) FROM s x WHERE x.year = s.year AND x.year_month <= s.year_month)
+        FROM s LEFT JOIN s ago ON ago.n = s.n - 12
+        WHERE s.b IS NOT NULL OR s.t IS NOT NULL""",
+    )
+    assert got == rows(expected)
+    # 2024-03: billed 30 + 10 (Cid); balances 90 (Ana) + 200 (Dan), 620 for the year to date
+    # (150 + 180 + 290); North does not see Dan: 90, and 150 + 180 + 90 = 420.
+    march = {"unrestricted": (290.0, 620.0), "restricted": (90.0, 420.0)}[user]
+    assert ("2024-03", 40.0, march[0], None, march[1]) in got
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_a_function_of_an_expression_over_two_facts_is_that_expression_of_each(olap, olap_db, user):
+    name, where = USERS[user]
+    got = q(
+        olap,
+        'SELECT "Time"."Month", TODATE("Facts"."Billed" - "Facts"."Balance Total", '
+        '"Time"."Year") FROM "Sales"',
+        user=name,
+    )
+    expected = hand(
+        olap_db,
+        TWO_FACTS.format(where=where)
+        + """
+        SELECT s.year_month,
+               (SELECT SUM(x.b) FROM s x WHERE x.year = s.year AND x.year_month <= s.year_month)
+             - (SELECT SUM(x.t) FROM s x WHERE x.year = s.year AND x.year_month <= s.year_month)
+        FROM s WHERE s.b IS NOT NULL""",
+    )
+    assert got == rows(expected)
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("navigation", ["aggregate", "detail"])
+def test_aggregate_by_a_level_of_two_facts_in_one_request_equals_hand_sql(
+    olap, detail, olap_db, navigation, user
+):
+    name, where = USERS[user]
+    got = q(
+        olap if navigation == "aggregate" else detail,
+        'SELECT "Customer"."Municipality", "Facts"."Billed", "Facts"."Balance Total", '
+        'AGGREGATE("Facts"."Billed" BY "Customer"."Area"), '
+        'AGGREGATE("Facts"."Balance Total" BY "Customer"."Area"), '
+        'AGGREGATE("Facts"."Billed" - "Facts"."Balance Total" BY) FROM "Sales"',
+        user=name,
+    )
+    expected = hand(
+        olap_db,
+        f"""WITH b AS (SELECT m.name AS mun, a.name AS area, SUM(i.billed) AS b
+                       FROM {DETAIL} {where} GROUP BY ALL),
+             t AS (SELECT m.name AS mun, a.name AS area, SUM(bl.amount) AS t
+                   FROM {BALANCES} {where} GROUP BY ALL),
+             s AS (SELECT COALESCE(b.mun, t.mun) AS mun, COALESCE(b.area, t.area) AS area, b, t
+                   FROM b FULL JOIN t ON b.mun IS NOT DISTINCT FROM t.mun)
+        SELECT mun, b, t, SUM(b) OVER (PARTITION BY area), SUM(t) OVER (PARTITION BY area),
+               SUM(b) OVER () - SUM(t) OVER ()
+        FROM s""",
+    )
+    assert got == rows(expected)

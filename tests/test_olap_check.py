@@ -62,6 +62,15 @@ def test_an_aggregate_source_missing_a_measure_mapping_is_an_error(model_dir):
     assert "aggregate source 'monthly' of 'Sales' has no mapping for measure 'kWh'" in error
 
 
+def test_a_semi_additive_measure_needs_no_mapping_in_an_aggregate_source():
+    # Sales has "Last Day Billed" (last over Time) and an aggregate source that does not map
+    # it: it is only ever read from the detail, so a mapping would be dead configuration.
+    sales = load_model(OLAP).logical_table("Sales")
+    last = next(c for c in sales.columns if c.name == "Last Day Billed")
+    monthly = next(s for s in sales.sources if s.name == "monthly")
+    assert last.last_over == "Time" and last.name not in dict(monthly.measures)
+
+
 def test_an_aggregate_source_without_content_for_a_hierarchy_it_joins_is_an_error(model_dir):
     _edit(
         model_dir,

@@ -1,4 +1,4 @@
--- Small enough to check every answer by hand: 5 customers, 11 invoices over 15 months.
+-- Small enough to check every answer by hand: 5 customers, 12 invoices over 15 months.
 CREATE TABLE area (area_id INTEGER PRIMARY KEY, name VARCHAR);
 INSERT INTO area VALUES (1, 'North'), (2, 'South');
 
@@ -34,12 +34,14 @@ INSERT INTO invoice VALUES
   (8, 3, '2025-03-05', 330, 33.00),
   (9, 4, '2025-03-31', 440, 44.00),
   (10, 5, '2025-02-01', 70,  7.00),
-  (11, 1, '2025-02-10', 210, 21.00);
+  (11, 1, '2025-02-10', 210, 21.00),
+  (12, 3, '2024-03-20', 100, 10.00);  -- Cid's second March bill: two in one aggregate row
 
 -- The monthly aggregate by area and tariff group, as a nightly job would build it.
 CREATE TABLE agg_invoice_month AS
 SELECT date_trunc('month', i.issued)::DATE AS period, m.area_id, c.tariff_group_id,
-       SUM(i.billed) AS billed, SUM(i.kwh) AS kwh, COUNT(*) AS invoices, MAX(i.billed) AS largest
+       SUM(i.billed) AS billed, SUM(i.kwh) AS kwh, COUNT(*) AS invoices, MAX(i.billed) AS largest,
+       MIN(i.billed) AS smallest
 FROM invoice i JOIN customer c USING (customer_id)
 LEFT JOIN municipality m USING (municipality_id)
 GROUP BY ALL;
