@@ -126,7 +126,8 @@ def _subject(subject: str) -> str:
     subject = _clean(subject)
     if subject.isascii() and len(subject) < 900:
         return subject
-    return Header(subject, "utf-8", header_name="Subject").encode()
+    # Folded with CRLF, as every other line: the SMTP client then never rewrites the message.
+    return Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
 
 
 def _clean(value: str) -> str:
