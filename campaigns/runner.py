@@ -43,21 +43,13 @@ class Shard:
     """One worker's part of a campaign sent by several processes: the ledger rows whose id
     is `index` modulo `count`, sent only while `coordinator` holds the campaign's lock.
 
-    >>> Shard.parse("1/4", "host pid 7 #ab")
-    Shard(index=1, count=4, coordinator='host pid 7 #ab')
+    >>> Shard(1, 4, "host pid 7 #ab").count
+    4
     """
 
     index: int
     count: int
     coordinator: str
-
-    @classmethod
-    def parse(cls, text: str, coordinator: str) -> Shard:
-        index, _, count = text.partition("/")
-        shard = cls(int(index), int(count), coordinator)
-        if not 0 <= shard.index < shard.count:
-            raise ValueError(f"shard {text!r}: expected K/N with 0 <= K < N")
-        return shard
 
 
 def run_campaign(

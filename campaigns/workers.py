@@ -3,8 +3,8 @@ thousand messages a second, so a campaign that must go faster uses more cores.
 
 The coordinator (this process) takes the campaign's lock as a single sender would, so a
 second, independent sender still finds the campaign held and does nothing. It puts rows a
-dead sender left in `sending` back to pending, then starts `workers` processes
-(`strata campaign run NAME --shard K/N --coordinator OWNER`). Worker K claims only ledger
+dead sender left in `sending` back to pending, then forks `workers` processes, each
+sending one `campaigns.runner.Shard`. Worker K claims only ledger
 rows whose id is K modulo N, so no two workers ever claim the same row; each checks every
 batch that the coordinator still holds the lock and is alive, and stops if not (on Linux a
 worker is also killed with its coordinator). Every other guarantee is the single sender's,
@@ -19,26 +19,32 @@ finishes the campaign itself with an ordinary single-process pass, which also wa
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime as dt
-import json
 import logging
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from campaigns.campaign import Status, get_campaign
 from campaigns.ledger import Result, counts, recover
 from campaigns.lock import acquire, owner_name, release
 from campaigns.settings import SendSettings
-from store.connect import Store
+from store.connect import Store, open_store
+
+if TYPE_CHECKING:
+    from campaigns.runner import Shard
 
 _log = logging.getLogger(__name__)
-# A worker prints this, then its outcomes as JSON, as its last line of output.
-OUTCOMES = "worker outcomes: "
+_FORK = multiprocessing.get_context("fork")
 
 
 def run_workers(
@@ -53,7 +59,7 @@ def run_workers(
     """Send campaign `name_or_id` from `workers` processes; returns the `RunReport` of the
     whole run (outcomes summed over the workers and the final pass). Example:
     `tests/test_campaign_workers.py`."""
-    from campaigns.runner import RunReport, run_campaign
+    from campaigns.runner import RunReport, Shard, run_campaign
 
     campaign = get_campaign(store, name_or_id)
     if campaign.status is not Status.RUNNING:
@@ -67,14 +73,17 @@ def run_workers(
     lost = 0
     try:
         recovered = recover(store, campaign.id)
-        procs = [_start(store, campaign.name, k, workers, owner) for k in range(workers)]
+        shards = [Shard(k, workers, owner) for k in range(workers)]
+        # No pooled connection may cross a fork (SQLite forbids it): reconnect afterwards.
+        store.engine.dispose()
+        started = [_start(store, campaign.id, shard, settings) for shard in shards]
         try:
-            lost = _supervise(store, campaign.id, owner, settings, procs, now, tally)
+            lost = _supervise(store, campaign.id, owner, settings, started, now, tally)
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+            for w in started:
+                if w.process.is_alive():
+                    w.process.kill()
+                w.process.join()
         # Every worker has exited: a row still `sending` was in flight in one that died.
         recovered += recover(store, campaign.id)
     except BaseException:
@@ -89,38 +98,59 @@ def run_workers(
     )
 
 
-def _start(store: Store, name: str, index: int, count: int, owner: str) -> subprocess.Popen:
-    env = {**os.environ, "STRATA_STORE_URL": store.engine.url.render_as_string(False)}
-    command = ["campaign", "run", name, "--shard", f"{index}/{count}", "--coordinator", owner]
-    return subprocess.Popen(
-        [sys.executable, "-m", "cli", *command],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_die_with_parent,
+def _start(store: Store, campaign_id: int, shard: Shard, settings: SendSettings) -> _Worker:
+    # Forked, not started afresh: the worker inherits the imported code (a new interpreter
+    # spends over a second of CPU importing it) but opens its own store connections.
+    receive, send = _FORK.Pipe(duplex=False)
+    url = store.engine.url.render_as_string(hide_password=False)
+    process = _FORK.Process(
+        target=_work, args=(url, campaign_id, shard, settings, send, os.getpid()), daemon=True
     )
+    process.start()
+    send.close()
+    return _Worker(process, receive)
 
 
-def _supervise(store, campaign_id, owner, settings, procs, now, tally) -> int:
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    outcomes: multiprocessing.connection.Connection
+
+
+def _work(url, campaign_id, shard, settings, outcomes, coordinator_pid) -> None:
+    _die_with_parent()
+    if os.getppid() != coordinator_pid:
+        os._exit(1)  # the coordinator died before the line above took effect
+    from campaigns.runner import run_campaign
+
+    with open_store(url) as store:
+        report = run_campaign(store, campaign_id, settings, shard=shard)
+    outcomes.send(report.outcomes)
+    outcomes.close()
+
+
+def _supervise(store, campaign_id, owner, settings, workers, now, tally) -> int:
     """Renew the lease until every worker exits; returns how many did not exit cleanly."""
     renew_every = max(0.2, settings.lease_s / 4)
     renewed = time.monotonic()
-    while any(p.poll() is None for p in procs):
+    while any(w.process.is_alive() for w in workers):
         if time.monotonic() - renewed >= renew_every:
             if not acquire(store, campaign_id, owner, settings.lease_s, now()):
                 break  # the lease was taken over: the workers see it and stop
             renewed = time.monotonic()
         time.sleep(0.05)
     lost = 0
-    for p in procs:
-        out, err = p.communicate()
-        found = [line for line in out.splitlines() if line.startswith(OUTCOMES)]
-        if p.returncode != 0 or not found:
+    for w in workers:
+        w.process.join()
+        outcomes = None
+        if w.process.exitcode == 0 and w.outcomes.poll():
+            with contextlib.suppress(EOFError, OSError):
+                outcomes = w.outcomes.recv()
+        if outcomes is None:
             lost += 1
-            _log.warning("worker %s exited with %s: %s", p.args[-3], p.returncode, err[-2000:])
+            _log.warning("a worker exited with %s", w.process.exitcode)
             continue
-        for k, v in json.loads(found[-1][len(OUTCOMES) :]).items():
+        for k, v in outcomes.items():
             tally[k] = tally.get(k, 0) + v
     return lost
 

@@ -186,24 +186,14 @@ def run(
     workers: Annotated[
         int, typer.Option(min=1, help="Sender processes (one per core is a good start).")
     ] = 1,
-    shard: Annotated[str | None, typer.Option(hidden=True)] = None,
-    coordinator: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Send a running campaign until it finishes (safe to run again after a crash)."""
-    import json
+    from campaigns.runner import run_campaign
 
-    from campaigns.runner import Shard, run_campaign
-    from campaigns.workers import OUTCOMES
-
-    # --shard and --coordinator: how `--workers` starts its worker processes, not for people.
-    part = Shard.parse(shard, coordinator or "") if shard else None
     with _store() as store:
-        report = run_campaign(store, name, workers=workers, shard=part)
+        report = run_campaign(store, name, workers=workers)
     if report.locked_out:
         typer.echo(f"campaign {report.campaign!r} is being sent by another process; nothing done")
-        return
-    if part is not None:
-        typer.echo(OUTCOMES + json.dumps(report.outcomes))
         return
     done = ", ".join(f"{k} {v}" for k, v in report.outcomes.items() if v) or "nothing to send"
     lost = f"; {report.workers_lost} worker(s) died" if report.workers_lost else ""
