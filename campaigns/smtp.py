@@ -57,7 +57,8 @@ class EmailChannel:
     async def deliver(self, row: Claimed, prepared: bytes) -> Outcome:
         client = await self._pool.get()
         try:
-            await client.send(self.settings.sender, row.address, prepared)
+            # MessageWriter's output is in wire form already (CRLF, no line starts with a dot).
+            await client.send(self.settings.sender, row.address, prepared, wire_ready=True)
             return Outcome(row, Result.SENT)
         except SmtpReplyError as e:
             return self._response(row, e.code, e.message)

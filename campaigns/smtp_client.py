@@ -87,9 +87,14 @@ class SmtpClient:
             self.close()
             raise SmtpConnectionError(f"cannot connect to {self.host}:{self.port}: {e}") from e
 
-    async def send(self, sender: str, recipient: str, message: bytes) -> str:
+    async def send(
+        self, sender: str, recipient: str, message: bytes, *, wire_ready: bool = False
+    ) -> str:
         """Send `message` from `sender` to `recipient`; returns the server's final reply text.
 
+        `wire_ready`: the caller guarantees CRLF line ends and no line starting with a dot
+        (`campaigns.wire` does, by construction), so the message is not scanned for them:
+        on a 45 KB message those scans cost a fifth of the client's time.
         Raises `SmtpReplyError` for a 4xx/5xx reply (the connection stays usable) and
         `SmtpConnectionError` when the connection broke (it is closed).
         """
@@ -99,7 +104,8 @@ class SmtpClient:
             await self.connect()
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await self._transaction(mail, rcpt, _dot_stuffed(message))
+                body = message + b".\r\n" if wire_ready else _dot_stuffed(message)
+                return await self._transaction(mail, rcpt, body)
         except (OSError, EOFError, TimeoutError) as e:
             self.close()
             raise SmtpConnectionError(f"connection lost: {e or type(e).__name__}") from e
@@ -194,6 +200,9 @@ class SmtpClient:
                 return int(line[:3]), "\n".join(lines)
 
 
+_UNSAFE = re.compile(r"[\r\n<> ]")
+
+
 def _address(address: str) -> bytes:
     """An envelope address as the command carries it; nothing that could end the line.
 
@@ -203,7 +212,7 @@ def _address(address: str) -> bytes:
     Traceback (most recent call last):
     ValueError: not a usable envelope address: 'a@x.ba>\\r\\nRCPT TO:<b@x.ba'
     """
-    if not address or any(c in address for c in "\r\n<> ") or not address.isprintable():
+    if not address or _UNSAFE.search(address) or not address.isprintable():
         raise ValueError(f"not a usable envelope address: {address!r}")
     return address.encode()
 

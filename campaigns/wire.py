@@ -22,6 +22,10 @@ from campaigns.templates import CID_DOMAIN, Rendered
 class MessageWriter:
     """Bytes of one member's message, with the structure of `campaigns.mime.build_email`.
 
+    The bytes are in SMTP wire form, whatever the member's fields hold: every line ends in
+    CRLF and none starts with a dot (header values lose their line breaks, folded lines
+    start with a space, bodies are base64), so the client sends them unscanned.
+
     >>> from email import policy
     >>> from email.parser import BytesParser
     >>> w = MessageWriter("a@x.ba", attachments=[Part("t.pdf", b"%PDF")])

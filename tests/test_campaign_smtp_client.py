@@ -9,7 +9,10 @@ import asyncio
 import pytest
 from aiosmtpd.controller import Controller
 
-from campaigns.smtp_client import SmtpClient, SmtpReplyError
+from campaigns.mime import Part
+from campaigns.smtp_client import SmtpClient, SmtpReplyError, _dot_stuffed
+from campaigns.templates import Rendered
+from campaigns.wire import MessageWriter
 from tests.campaign_fixtures import Sink, free_port
 
 
@@ -81,3 +84,13 @@ def test_an_address_that_could_inject_a_command_is_refused_before_anything_is_se
     with pytest.raises(ValueError, match="not a usable envelope address"):
         _send_all(server.port, [("a@x.example>\r\nRCPT TO:<b@x.example", b"x\r\n")])
     assert server.messages == []
+
+
+def test_the_message_writer_output_needs_no_rewriting_for_the_wire():
+    # The channel sends MessageWriter's bytes with wire_ready=True: hostile fields included,
+    # they must already be what the dot-stuffing pass would produce.
+    writer = MessageWriter("ep@u.example", attachments=[Part("t.pdf", b".\n.\r\n" * 500)])
+    fields = ".dot\r\n.line\rbare\nend " + "Grüße " * 40
+    for html in (None, f"<p>{fields}</p>\n.\n"):
+        raw = writer.write(Rendered(fields, fields, html), "b@x.example", "<m@u>", None)
+        assert _dot_stuffed(raw) == raw + b".\r\n"
