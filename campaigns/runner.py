@@ -154,7 +154,13 @@ async def _run(
 
 def _limiter(campaign, shard: Shard | None) -> RateLimiter:
     """The campaign's rate limits, or this worker's share of them (shard 0 takes the
-    remainder of the hourly limit, so the shares add up to the limit exactly)."""
+    remainder of the hourly limit, so the shares add up to the limit exactly).
+
+    >>> from types import SimpleNamespace as Limits
+    >>> rates = Limits(rate_per_second=9.0, rate_per_hour=7)
+    >>> [(r.per_second, r.per_hour) for r in (_limiter(rates, Shard(k, 3, "o")) for k in range(3))]
+    [(3.0, 3), (3.0, 2), (3.0, 2)]
+    """
     if shard is None:
         return RateLimiter(campaign.rate_per_second, campaign.rate_per_hour)
     per_second = campaign.rate_per_second / shard.count if campaign.rate_per_second else None

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from campaigns.campaign import Status, create_campaign, get_campaign
+from campaigns.campaign import Status, create_campaign, get_campaign, set_status
 from campaigns.control import in_control
 from campaigns.launch import launch
 from campaigns.ledger import claim, counts, message_id
@@ -146,5 +146,25 @@ def test_an_independent_sender_finds_a_campaign_run_by_workers_taken(tmp_path, s
     assert "another process" in out
     _, err = coordinator.communicate(timeout=120)
     assert coordinator.returncode == 0, err
+    received = collections.Counter(sink.message_ids())
+    assert set(received) == expected and set(received.values()) == {1}
+
+
+def test_pausing_stops_every_worker_and_resuming_sends_the_rest_once(tmp_path, sink):
+    store, campaign, env, expected = _campaign(tmp_path, sink, 200, rate=20.0)
+    coordinator = _run(env, "--workers", "2")
+    _wait_for(lambda: len(sink.messages) >= 10, "the first messages")
+    set_status(store, campaign.id, Status.PAUSED)
+    _, err = coordinator.communicate(timeout=120)
+    assert coordinator.returncode == 0, err
+    assert get_campaign(store, campaign.id).status is Status.PAUSED
+    paused_at = len(sink.messages)
+    assert paused_at < len(expected)
+    time.sleep(0.5)
+    assert len(sink.messages) == paused_at  # nobody sends while the campaign is paused
+    set_status(store, campaign.id, Status.RUNNING)
+    resumed = _run(env, "--workers", "2")
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
     received = collections.Counter(sink.message_ids())
     assert set(received) == expected and set(received.values()) == {1}
