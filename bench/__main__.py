@@ -29,6 +29,7 @@ import pyarrow as pa
 import sqlglot
 
 from bench import demo_build
+from bench.campaign_send import CAMPAIGN_MARKERS
 from bench.compile_and_run import STAGES, SizeResult, measure_in_child
 from bench.questions import QUESTIONS
 from bench.security import CACHE_HIT_GOAL_MS, ROW_FILTER_GOAL_MS
@@ -88,8 +89,9 @@ def main(argv: list[str] | None = None) -> None:
         sizes,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the TPC-H section that `python -m bench tpch` wrote.
-    kept = section_of(args.out.read_text(encoding="utf-8")) if args.out.exists() else ""
+    # Keep the sections that `python -m bench tpch` and `python -m bench.campaign_send` wrote.
+    old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+    kept = section_of(old) + section_of(old, *CAMPAIGN_MARKERS)
     args.out.write_text(text + ("\n" + kept if kept else ""), encoding="utf-8")
     _say(f"wrote {args.out}")
     for goal in goals(builds, sizes):

@@ -20,8 +20,9 @@ RATIO_GOAL = 1.10
 COMPILE_GOAL_MS = 2.0
 
 
-def splice(page: str, section: str) -> str:
-    """`page` with its TPC-H section replaced by `section` (appended if it has none).
+def splice(page: str, section: str, begin: str = BEGIN, end: str = END) -> str:
+    """`page` with its TPC-H section replaced by `section` (appended if it has none); with
+    `begin` and `end`, another benchmark's section (bench/campaign_send.py has one).
 
     >>> splice("# B\\n", "x")
     '# B\\n\\n<!-- python -m bench tpch: begin -->\\nx\\n<!-- python -m bench tpch: end -->\\n'
@@ -29,25 +30,25 @@ def splice(page: str, section: str) -> str:
     >>> again.count("NEW"), again.count("OLD"), again.startswith("# B\\n")
     (1, 0, True)
     """
-    block = f"{BEGIN}\n{section.strip()}\n{END}\n"
-    if BEGIN in page and END in page:
-        head, _, rest = page.partition(BEGIN)
-        _, _, tail = rest.partition(END)
+    block = f"{begin}\n{section.strip()}\n{end}\n"
+    if begin in page and end in page:
+        head, _, rest = page.partition(begin)
+        _, _, tail = rest.partition(end)
         return head + block + tail.lstrip("\n")
     return page.rstrip("\n") + "\n\n" + block
 
 
-def section_of(page: str) -> str:
-    """The TPC-H section of `page` ('' if none), markers included.
+def section_of(page: str, begin: str = BEGIN, end: str = END) -> str:
+    """The TPC-H (or `begin`…`end`) section of `page` ('' if none), markers included.
 
     >>> section_of(splice("# B\\n", "x")).splitlines()[1]
     'x'
     """
-    if BEGIN not in page or END not in page:
+    if begin not in page or end not in page:
         return ""
-    _, _, rest = page.partition(BEGIN)
-    inner, _, _ = rest.partition(END)
-    return f"{BEGIN}{inner}{END}\n"
+    _, _, rest = page.partition(begin)
+    inner, _, _ = rest.partition(end)
+    return f"{begin}{inner}{end}\n"
 
 
 def render(

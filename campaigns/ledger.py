@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, true, update
 
 from campaigns.exclusions import Decision
 from campaigns.suppression import suppress
@@ -99,12 +99,20 @@ class Outcome:
     retry_at: dt.datetime | None = None
 
 
-def claim(store: Store, campaign_id: int, limit: int, now: dt.datetime) -> list[Claimed]:
+def claim(
+    store: Store,
+    campaign_id: int,
+    limit: int,
+    now: dt.datetime,
+    shard: tuple[int, int] | None = None,
+) -> list[Claimed]:
     """Mark up to `limit` due pending rows `sending` (committed before returning) and return
-    them in ledger order."""
+    them in ledger order. With `shard` = (k, n), only rows whose id is k modulo n: the n
+    worker processes of one campaign claim disjoint rows."""
 
     def take(conn: Connection) -> list[Claimed]:
         due = or_(_g.next_attempt_at.is_(None), _g.next_attempt_at <= now)
+        mine = (_g.id % shard[1]) == shard[0] if shard else true()
         query = (
             select(_g.id, _g.member_key, _g.address, _g.message_id, _g.attempts, _m.fields)
             .select_from(
@@ -113,7 +121,7 @@ def claim(store: Store, campaign_id: int, limit: int, now: dt.datetime) -> list[
                     and_(_m.list_id == campaign.c.list_id, _m.member_key == _g.member_key),
                 )
             )
-            .where(_g.campaign_id == campaign_id, _g.state == "pending", due)
+            .where(_g.campaign_id == campaign_id, _g.state == "pending", due, mine)
             .order_by(_g.id)
             .limit(limit)
         )

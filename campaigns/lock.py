@@ -67,6 +67,25 @@ def acquire(store: Store, campaign_id: int, owner: str, lease_s: float, now: dt.
     return store.write(take)
 
 
+def holds(store: Store, campaign_id: int, owner: str, now: dt.datetime) -> bool:
+    """Whether `owner` holds the campaign's lease at `now` and, if it is a process on this
+    host, is still alive (a worker process asks this about its coordinator every batch).
+
+    >>> from store import open_store
+    >>> with open_store("sqlite://") as store:
+    ...     holds(store, 1, "host pid 1", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    False
+    """
+    row = store.read(
+        lambda c: c.execute(
+            select(_c.lock_owner, _c.lock_until).where(_c.id == campaign_id)
+        ).one_or_none()
+    )
+    if row is None or row[0] != owner or row[1] is None or row[1] <= now:
+        return False
+    return not _dead_here(owner)
+
+
 def release(store: Store, campaign_id: int, owner: str) -> None:
     """Give the lease back, if `owner` still holds it."""
     store.write(

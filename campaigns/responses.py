@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Connection, select
 
 from campaigns.campaign import Campaign, CampaignError
@@ -98,6 +97,10 @@ def add_responses(
 
 
 def _aware(value) -> dt.datetime | None:
+    # Imported here, not at the top: the sender imports this package, and pandas would add
+    # seconds to the start-up of every `strata campaign run`.
+    import pandas as pd
+
     if value is None or value is pd.NaT:
         return None
     stamp = pd.Timestamp(value)

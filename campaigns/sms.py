@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-from typing import ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, ClassVar
 
 from campaigns.campaign import Campaign
 from campaigns.channels import register, transient
@@ -17,6 +15,9 @@ from campaigns.ledger import Claimed, Outcome, Result
 from campaigns.settings import SendSettings
 from campaigns.templates import compile_template
 from semantic.errors import StrataError
+
+if TYPE_CHECKING:
+    import httpx
 
 # GSM 03.38: the basic set (one septet each) and the extension set (escape + one septet).
 _GSM_BASIC = set(
@@ -69,6 +70,10 @@ class SmsChannel:
         }
 
     async def open(self) -> None:
+        # Imported here: every e-mail sender imports this module, and httpx is slow to load.
+        import httpx
+
+        self._errors = httpx.HTTPError
         headers = {"Authorization": self.settings.sms_auth} if self.settings.sms_auth else {}
         limits = httpx.Limits(max_connections=max(1, self.settings.connections))
         self._client = httpx.AsyncClient(
@@ -80,7 +85,7 @@ class SmsChannel:
         async with self._slots:
             try:
                 reply = await self._client.post(self.settings.sms_url, json=prepared)
-            except httpx.HTTPError as e:
+            except self._errors as e:
                 return transient(row, self.settings, f"gateway: {type(e).__name__}: {e}", _now)
         detail = f"{reply.status_code} {reply.text[:200]}".strip()
         if reply.is_success:

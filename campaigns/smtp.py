@@ -1,15 +1,12 @@
-"""E-mail through SMTP (aiosmtplib): a pool of reused connections; 4xx and dropped connections
-are retried later, 5xx is a hard bounce."""
+"""E-mail through SMTP (`campaigns.smtp_client`, pipelined): a pool of reused connections; 4xx
+and dropped connections are retried later, 5xx is a hard bounce."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from dataclasses import replace
 from typing import ClassVar
-
-import aiosmtplib
 
 from campaigns.campaign import Campaign
 from campaigns.channels import register, transient
@@ -17,6 +14,7 @@ from campaigns.files import get_file
 from campaigns.ledger import Claimed, Outcome, Result
 from campaigns.mime import Part
 from campaigns.settings import SendSettings
+from campaigns.smtp_client import SmtpClient, SmtpConnectionError, SmtpReplyError
 from campaigns.templates import compile_template
 from campaigns.tokens import Unsubscribe, sign
 from campaigns.tracking import track_html, tracking_ready
@@ -45,8 +43,8 @@ class EmailChannel:
         )
         if campaign.tracking:
             tracking_ready(settings)
-        self._pool: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
-        self._clients: list[aiosmtplib.SMTP] = []
+        self._pool: asyncio.Queue[SmtpClient] = asyncio.Queue()
+        self._clients: list[SmtpClient] = []
 
     def prepare(self, row: Claimed) -> bytes:
         rendered = self.compiled.render(row.fields)
@@ -65,33 +63,22 @@ class EmailChannel:
     async def deliver(self, row: Claimed, prepared: bytes) -> Outcome:
         client = await self._pool.get()
         try:
-            if not client.is_connected:
-                await client.connect()
-            await client.sendmail(self.settings.sender, [row.address], prepared)
+            # MessageWriter's output is in wire form already (CRLF, no line starts with a dot).
+            await client.send(self.settings.sender, row.address, prepared, wire_ready=True)
             return Outcome(row, Result.SENT)
-        except aiosmtplib.SMTPRecipientsRefused as e:
-            return self._refused(row, e.recipients[0] if e.recipients else None)
-        except aiosmtplib.SMTPResponseException as e:
+        except SmtpReplyError as e:
             return self._response(row, e.code, e.message)
-        except (TimeoutError, aiosmtplib.SMTPException, OSError) as e:
+        except SmtpConnectionError as e:
             # A dropped or refused connection: the message may not have left; try it again.
-            await _drop(client)
             return transient(row, self.settings, f"connection: {e}", _now)
+        except ValueError as e:  # an address no SMTP command can carry: it never will
+            return Outcome(row, Result.FAILED, str(e))
         finally:
             self._pool.put_nowait(client)
 
     async def close(self) -> None:
         for client in self._clients:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    await _drop(client)
-
-    def _refused(self, row: Claimed, refusal: aiosmtplib.SMTPRecipientRefused | None) -> Outcome:
-        if refusal is None:
-            return transient(row, self.settings, "recipient refused", _now)
-        return self._response(row, refusal.code, refusal.message)
+            await client.quit()
 
     def _response(self, row: Claimed, code: int, message: str) -> Outcome:
         detail = f"{code} {message}".strip()
@@ -99,16 +86,10 @@ class EmailChannel:
             return Outcome(row, Result.BOUNCED, detail)
         return transient(row, self.settings, detail, _now)
 
-    def _client(self) -> aiosmtplib.SMTP:
+    def _client(self) -> SmtpClient:
         s = self.settings
-        return aiosmtplib.SMTP(
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            username=s.smtp_user,
-            password=s.smtp_password,
-            use_tls=s.smtp_tls == "tls",
-            start_tls=s.smtp_tls == "starttls",
-            timeout=s.timeout_s,
+        return SmtpClient(
+            s.smtp_host, s.smtp_port, s.smtp_user, s.smtp_password, s.smtp_tls, s.timeout_s
         )
 
     def _tracked(self, html: str, member_key: str) -> str:
@@ -126,12 +107,6 @@ class EmailChannel:
             return None
         token = sign(s.unsubscribe_secret, Unsubscribe("email", address, self.campaign.id))
         return f"{s.unsubscribe_url.rstrip('/')}/{token}"
-
-
-async def _drop(client: aiosmtplib.SMTP) -> None:
-    # Closing a broken transport may itself fail; it is gone either way.
-    with contextlib.suppress(Exception):
-        client.close()
 
 
 def _now() -> dt.datetime:

@@ -7,6 +7,7 @@ launch, never at send time.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -91,12 +92,23 @@ class TemplateErrors(StrataError):
         )
 
 
+# Between the parts of the one template that renders them all (see `CompiledTemplate`).
+_SEPARATOR = "\x1e\x1f\x1e"
+
+
 @dataclass(frozen=True)
 class CompiledTemplate:
-    """A template parsed once, rendered many times (a campaign renders it per member)."""
+    """A template parsed once, rendered many times (a campaign renders it per member).
+
+    The parts are also joined into one template (the HTML inside an autoescape block), so a
+    member costs one Jinja context and one render instead of three: the sender's largest
+    CPU cost per message after the SMTP client. Should a rendered field contain the
+    separator, the parts are rendered one by one instead.
+    """
 
     template: Template
     _parts: tuple[tuple[str, Any], ...] = field(repr=False)
+    _joined: Any = field(default=None, repr=False)
 
     def render(self, fields: Mapping[str, Any]) -> Rendered:
         """Render for one member; raises jinja2 errors (preview turns them into RenderErrors).
@@ -106,7 +118,13 @@ class CompiledTemplate:
         Rendered(subject='Hi Ana', text='Dear Ana', html=None)
         """
         context = variables(fields)
-        out = {part: compiled.render(context) for part, compiled in self._parts}
+        names = [part for part, _ in self._parts]
+        values = None
+        if self._joined is not None:
+            values = self._joined.render(context).split(_SEPARATOR)
+        if values is None or len(values) != len(names):
+            values = [compiled.render(context) for _, compiled in self._parts]
+        out = dict(zip(names, values, strict=True))
         # A header cannot hold a line break; a field with one would end the subject early.
         out["subject"] = " ".join(out["subject"].split())
         return Rendered(out["subject"], out["text"], out.get("html"))
@@ -147,7 +165,22 @@ def compile_template(template: Template) -> CompiledTemplate:
     errors += _check_files(template)
     if errors:
         raise TemplateErrors(errors)
-    return CompiledTemplate(template, tuple(parts))
+    return CompiledTemplate(template, tuple(parts), _join(sources, text_env))
+
+
+def _join(sources: list[tuple[str, str, Any]], text_env: SandboxedEnvironment) -> Any:
+    # Jinja drops one trailing newline of each template; the joined one must do the same for
+    # every part, not only its last.
+    pieces = []
+    for part, source, _ in sources:
+        source = re.sub(r"(\r\n|\r|\n)\Z", "", source)
+        if part == "html":
+            source = "{% autoescape true %}" + source + "{% endautoescape %}"
+        pieces.append(source)
+    try:
+        return text_env.from_string(_SEPARATOR.join(pieces))
+    except TemplateSyntaxError:  # each part parsed alone; render them alone
+        return None
 
 
 @dataclass(frozen=True)
@@ -231,5 +264,6 @@ def _check_files(template: Template) -> list[RenderError]:
     return errors
 
 
+@functools.lru_cache(maxsize=4096)
 def _identifier(name: str) -> str:
     return re.sub(r"\W+", "_", name.strip().casefold()).strip("_") or "_"

@@ -299,17 +299,23 @@ def launch_command(
 
 @campaign_app.command("run")
 @_user_errors
-def run(name: NameArg) -> None:
+def run(
+    name: NameArg,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Sender processes (one per core is a good start).")
+    ] = 1,
+) -> None:
     """Send a running campaign until it finishes (safe to run again after a crash)."""
     from campaigns.runner import run_campaign
 
     with _store() as store:
-        report = run_campaign(store, name)
+        report = run_campaign(store, name, workers=workers)
     if report.locked_out:
         typer.echo(f"campaign {report.campaign!r} is being sent by another process; nothing done")
         return
     done = ", ".join(f"{k} {v}" for k, v in report.outcomes.items() if v) or "nothing to send"
-    typer.echo(f"campaign {report.campaign!r}: {report.status} ({done})")
+    lost = f"; {report.workers_lost} worker(s) died" if report.workers_lost else ""
+    typer.echo(f"campaign {report.campaign!r}: {report.status} ({done}){lost}")
 
 
 def _move(name: str, status: str, user: str | None, model: str) -> None:

@@ -9,7 +9,14 @@ from email.parser import BytesParser
 import pytest
 
 from campaigns.mime import Part, build_email
-from campaigns.templates import Rendered, Template, compile_template, preview, render_one
+from campaigns.templates import (
+    Rendered,
+    Template,
+    compile_template,
+    preview,
+    render_one,
+    variables,
+)
 
 MEMBERS = [
     ("1", {"Customer Name": "Ana Kovač", "Tariff": "Household"}),
@@ -154,3 +161,24 @@ def test_the_fast_writer_sends_what_the_email_package_would(
     )
     parse = BytesParser(policy=policy.default).parsebytes
     assert _shape(parse(fast)) == _shape(parse(reference))
+
+
+def test_rendering_all_parts_at_once_gives_what_each_part_gives_alone():
+    template = Template(
+        "Hi {{ name }}\n",
+        "Dear {{ name }},\n{% for t in ['a', 'b'] %}{{ t }}\n{% endfor %}\n",
+        '<p title="{{ name }}">{{ name }}</p>\n\n',
+    )
+    fields = {"Name": '<Ana & "Bo">'}
+    compiled = compile_template(template)
+    context = variables(fields)
+    alone = {part: tmpl.render(context) for part, tmpl in compiled._parts}
+    rendered = compiled.render(fields)
+    assert (rendered.text, rendered.html) == (alone["text"], alone["html"])
+    assert rendered.subject == alone["subject"].strip()
+
+
+def test_a_field_holding_the_part_separator_cannot_shift_text_into_another_part():
+    fields = {"Name": "x\x1e\x1f\x1ey"}
+    rendered = compile_template(Template("S", "T {{ name }}", "<p>H</p>")).render(fields)
+    assert rendered == Rendered("S", "T x\x1e\x1f\x1ey", "<p>H</p>")
