@@ -43,11 +43,12 @@ def stream_csv(
     blank_lines: Sequence[int] = (),
     skip: int = 0,
     size: int = 50_000,
-    memory_limit: str = "256MB",
+    memory_limit: str = "48MB",
 ) -> Iterator[pa.Table]:
     """Chunks of at most `size` rows after the first `skip` rows of a UTF-8 file with a
     one-line header of `width` columns; `blank_lines` are the file's empty lines (1-based)."""
     con = duckdb.connect(config={"threads": 1, "memory_limit": memory_limit})
+    con.execute("SET enable_progress_bar = false")  # the import reports its own progress
     try:
         names = [f"c{i}" for i in range(width + EXTRA)]
         present = " + ".join(f"({n} IS NOT NULL)::INT" for n in names)
@@ -64,7 +65,7 @@ def stream_csv(
             f" COALESCE({blank}, FALSE) AS _blank FROM read_csv($path, delim = $delim,"
             " header = true, quote = '\"', escape = '\"', auto_detect = false,"
             " columns = $columns, null_padding = true, nullstr = $nullstr,"
-            " strict_mode = false, parallel = false)"
+            " strict_mode = false, parallel = false, buffer_size = 8388608)"
         )
         params = {
             "path": str(path),

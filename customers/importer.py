@@ -50,6 +50,8 @@ from customers.stage import stage_sql
 # Two of DuckDB's row groups: a commit of whole row groups writes them to the file once,
 # where smaller chunks went through the write-ahead log first (a third of the import's CPU).
 CHUNK_ROWS = 245_760
+# ... and at most about this many bytes of CSV, so that wide rows keep memory bounded too.
+CHUNK_BYTES = 16 << 20
 _BLOCK = 1 << 22
 
 
@@ -95,7 +97,12 @@ def import_csv(
         sql = stage_sql(mapping, header)
         resumed_from = done
         chunks = stream_csv(
-            utf8, fmt.delimiter, len(header), blank_lines=blank_lines, skip=done, size=chunk_rows
+            utf8,
+            fmt.delimiter,
+            len(header),
+            blank_lines=blank_lines,
+            skip=done,
+            size=_rows_per_chunk(utf8, chunk_rows),
         )
         for chunk in _prefetched(chunks):
             _commit_chunk(hub, batch_id, sql, chunk, checker, likely)
@@ -163,6 +170,14 @@ def _checked_utf8(path: Path, encoding: str, folder: Path) -> tuple[Path, tuple[
                 "the file may be truncated; export it again",
             ) from None
     return target, tuple(blanks)
+
+
+def _rows_per_chunk(path: Path, chunk_rows: int) -> int:
+    # Rows per chunk from the average line length of the first MiB.
+    with open(path, "rb") as f:
+        sample = f.read(1 << 20)
+    per_row = len(sample) / max(sample.count(b"\n"), 1)
+    return max(1, min(chunk_rows, int(CHUNK_BYTES / per_row)))
 
 
 def _blank_lines(data: bytes, line: int, blanks: list[int], seen: int) -> int:
@@ -271,7 +286,7 @@ def _chunks(path: Path, fmt: CsvFormat, width: int, skip: int, size: int) -> Ite
             yield _table(rows, numbers, lines, shapes, width)
 
 
-def _prefetched(chunks: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+def _prefetched(chunks: Iterator[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
     # Parse the next chunks in a thread while DuckDB validates and commits this one: DuckDB
     # releases the GIL, so reading and validating overlap on two cores.
     buffer: queue.Queue = queue.Queue(maxsize=depth)
