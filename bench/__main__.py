@@ -194,6 +194,14 @@ def goals(builds: dict[int, tuple[demo_build.Run, ...]], sizes: list[SizeResult]
     return found
 
 
+# The customer hub has a benchmark of its own (import, dedup, entry check, a 2 GB file).
+CUSTOMERS_LINE = (
+    "Customer hub (issue 7: import rows/s, a 2 GB file's peak RSS, dedup of 1 M people, entry "
+    "check): `python -m bench.customers`, which writes "
+    "[benchmarks-customers.md](benchmarks-customers.md) with its goals, figures and load."
+)
+
+
 def render(
     argv: list[str],
     started: datetime.datetime,
@@ -231,6 +239,8 @@ def render(
             if not wrong
             else f"{len(wrong)} answer(s) differ from the hand SQL's; see the end of this page."
         ),
+        "",
+        CUSTOMERS_LINE,
         "",
     ]
     if builds:

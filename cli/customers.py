@@ -106,7 +106,7 @@ def import_(
     rejects: Annotated[
         Path | None, typer.Option("--rejects", help="Write rejected rows to this CSV.")
     ] = None,
-    chunk_rows: Annotated[int, typer.Option(help="Rows per committed chunk.")] = 50_000,
+    chunk_rows: Annotated[int, typer.Option(help="Rows per committed chunk.")] = 245_760,
     check_duplicates: Annotated[
         bool,
         typer.Option(help="Hold rows that likely duplicate a customer (needs a dedupe run)."),

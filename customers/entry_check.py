@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,8 @@ class EntryChecker:
     existing: Any  # Splink's registered registry table
     attributes: tuple[str, ...]
     entities: dict[int, int]
+    # The registry rows any blocking rule could pair with the new records (None: all).
+    candidates_sql: str | None = None
     _names: itertools.count = field(default_factory=itertools.count)
 
     def check(self, new: pa.Table, threshold: float = LIKELY) -> tuple[EntryMatch, ...]:
@@ -50,11 +53,25 @@ class EntryChecker:
         if new.num_rows == 0:
             return ()
         new = new.select(["record_id", *self.attributes])
-        sdf = self.db_api.register(new, table_name=f"entry_{next(self._names)}")
-        result = self.linker.inference.predict_between(
-            sdf, self.existing, threshold_match_probability=threshold
-        )
+        number = next(self._names)
+        sdf = self.db_api.register(new, table_name=f"entry_{number}")
         con = self.db_api.duckdb_con
+        existing = self.existing
+        if self.candidates_sql is not None:
+            # Splink would join the new records to the whole registry once per blocking
+            # rule; the few rows that share a blocking key with them are found in one pass
+            # of hash semi-joins, and only those are scored.
+            con.register("entry_new", new)
+            try:
+                candidates = con.sql(self.candidates_sql).to_arrow_table()
+            finally:
+                con.unregister("entry_new")
+            if candidates.num_rows == 0:
+                return ()
+            existing = self.db_api.register(candidates, table_name=f"entry_candidates_{number}")
+        result = self.linker.inference.predict_between(
+            sdf, existing, threshold_match_probability=threshold
+        )
         columns = {r[0] for r in con.execute(f'DESCRIBE "{result.physical_name}"').fetchall()}
         rows = con.sql(
             f'SELECT * FROM "{result.physical_name}" ORDER BY match_probability DESC'
@@ -112,4 +129,32 @@ def entry_checker(hub: Hub, run_id: int | None = None) -> EntryChecker:
     }
     for name in sorted(adjusted):
         linker.table_management.compute_tf_table(name)
-    return EntryChecker(linker, db_api, existing, attributes, entities)
+    candidates = _candidates_sql(model["blocking_rules_to_generate_predictions"])
+    return EntryChecker(linker, db_api, existing, attributes, entities, candidates)
+
+
+_EQUALITY = re.compile(r'^\(?l\."(\w+)" = r\."(\w+)"')
+
+
+def _candidates_sql(rules: list) -> str | None:
+    """Registry rows that share the first equality of some blocking rule with a new record;
+    None when a rule does not start with one (then every row is a candidate).
+
+    >>> _candidates_sql([{"blocking_rule": '(l."email" = r."email")'}]).split(" SEMI JOIN ")[1]
+    'entry_new AS n ON r."email" = n."email")'
+    >>> _candidates_sql([{"blocking_rule": 'levenshtein(l."a", r."a") < 2'}]) is None
+    True
+    """
+    joins = set()
+    for rule in rules:
+        found = _EQUALITY.match(rule["blocking_rule"] if isinstance(rule, dict) else rule)
+        if found is None:
+            return None
+        # The new records are predict_between's left side, the registry its right one.
+        joins.add((found.group(2), found.group(1)))
+    semi = " UNION ALL ".join(
+        "SELECT r.record_id FROM registry AS r SEMI JOIN entry_new AS n"
+        f' ON r."{right}" = n."{left}"'
+        for right, left in sorted(joins)
+    )
+    return f"SELECT * FROM registry WHERE record_id IN ({semi})"

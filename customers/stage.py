@@ -14,24 +14,28 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlglot import exp
 
 from customers.attributes import ATTRIBUTE_NAMES
 from customers.mapping import Mapping
-from customers.transforms import field_sql
+from customers.transforms import FieldSQL, field_sql
 
 
 def stage_sql(mapping: Mapping, header: tuple[str, ...]) -> str:
     """SELECT … FROM chunk, for `mapping` over a file with `header`."""
     position = {name: i for i, name in enumerate(header)}
     by_target = {f.target: f for f in mapping.fields}
+    fields: list[FieldSQL] = []
     values, reasons, flags = [], [exp.column("_shape")], {}
     for name in ATTRIBUTE_NAMES:
         field = by_target.get(name)
         if field is None:
             values.append(exp.alias_(exp.null(), name))
             continue
-        sql = field_sql(field, exp.column(f"c{position[field.column]}"))
+        sql = field_sql(field, exp.column(f"c{position[field.column]}"), name)
+        fields.append(sql)
         values.append(exp.alias_(sql.value, name))
         reasons.append(sql.reason)
         flags[name] = sql.invalid
@@ -40,21 +44,48 @@ def stage_sql(mapping: Mapping, header: tuple[str, ...]) -> str:
         # Invalid only where a value was given: an empty e-mail is missing, not invalid.
         values.append(exp.alias_(flag, f"{name}_invalid"))
     raw = exp.Array(expressions=[exp.column(f"c{i}") for i in range(len(header))])
-    inner = exp.select(
+    reasons_list = exp.func(
+        "LIST_FILTER",
+        exp.Array(expressions=reasons),
+        exp.Lambda(
+            this=exp.column("r").is_(exp.null()).not_(), expressions=[exp.to_identifier("r")]
+        ),
+    )
+    select = [
         exp.column("_row"),
         exp.column("_line"),
         *values,
+        exp.alias_(reasons_list, "reasons"),
+        *(exp.column(f"c{i}") for i in range(len(header))),
+    ]
+    # The raw values are kept for rejected rows only (the rejects file shows them): building
+    # a list per accepted row cost as much as cleaning two fields.
+    outer = exp.select(
+        exp.Star(except_=[exp.column(f"c{i}") for i in range(len(header))]),
         exp.alias_(
-            exp.func(
-                "LIST_FILTER",
-                exp.Array(expressions=reasons),
-                exp.Lambda(
-                    this=exp.column("r").is_(exp.null()).not_(),
-                    expressions=[exp.to_identifier("r")],
-                ),
-            ),
-            "reasons",
+            exp.Case(ifs=[exp.If(this=exp.func("LEN", exp.column("reasons")).__gt__(0), true=raw)]),
+            "raw",
         ),
-        exp.alias_(raw, "raw"),
-    ).from_("chunk")
-    return inner.sql("duckdb")
+    ).from_(exp.maybe_parse(stacked_sql(fields, "chunk", select), dialect="duckdb").subquery("r"))
+    return outer.sql("duckdb")
+
+
+def stacked_sql(fields: Sequence[FieldSQL], source: str, select: Sequence[exp.Expression]) -> str:
+    """`select` over `source` with the fields' layers stacked as subqueries in between.
+
+    Layer k holds every field's k-th step; a field with fewer steps adds nothing there.
+
+    >>> stacked_sql([], "t", [exp.column("a")])
+    'SELECT a FROM t'
+    """
+    query: exp.Expression = exp.to_table(source)
+    depth = max((len(f.layers) for f in fields), default=0)
+    for k in range(depth):
+        layer = [f.layers[k] for f in fields if k < len(f.layers)]
+        added = [exp.alias_(e.copy(), n) for columns in layer for n, e in columns]
+        query = exp.select(exp.Star(), *added).from_(_from(query, k))
+    return exp.select(*select).from_(_from(query, depth)).sql("duckdb")
+
+
+def _from(query: exp.Expression, k: int) -> exp.Expression:
+    return query if isinstance(query, exp.Table) else query.subquery(f"_layer{k}")
