@@ -317,6 +317,7 @@ def _join(join, span: SourceSpan) -> Join:
         tuple(c.split(".", 1)[-1] for c in one),
         cardinality,
         span,
+        join.assume_integrity,
     )
 
 

@@ -56,6 +56,9 @@ class Join:
     one_columns: tuple[str, ...]
     cardinality: Cardinality
     span: SourceSpan
+    # Every many-side key is non-NULL and found on the one side (declared in the model):
+    # a join to the one side may be inner.
+    assume_integrity: bool = False
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,12 @@ class JoinSpec(_Spec):
     from_: Names = Field(alias="from", description="table.column on the many side, or a list")
     to: Names = Field(description="table.column on the one side, or a list")
     cardinality: Cardinality = Cardinality.many_to_one
+    assume_integrity: bool = Field(
+        False,
+        description="Every row on the many side has a non-NULL key found on the one side "
+        "(a NOT NULL, enforced foreign key): the engine may then use inner joins, which "
+        "the database can reorder. Off: left joins, so a missing or NULL key is a NULL member",
+    )
 
 
 class DatabaseSpec(_Spec):

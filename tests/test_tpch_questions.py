@@ -97,6 +97,20 @@ def test_a_key_one_join_away_keeps_the_preaggregation_by_that_key():
     ]
 
 
+def test_joins_declared_with_integrity_are_inner_and_undeclared_ones_stay_left(tpch):
+    # TPC-H's model declares every join `assume_integrity: true` (its keys are NOT NULL and
+    # always found); the demo's declare nothing, so a dangling key stays a NULL member.
+    question = next(q for q in TPCH_QUESTIONS if q.name == "revenue-by-region-year")
+    sql = compile_request(question.logical_sql, tpch.model, tpch.session()).query.sql
+    assert sql.count(" JOIN ") == 4 and "LEFT JOIN" not in sql
+    from engine.session import SYSTEM
+
+    demo = load_model("models/demo")
+    request = 'SELECT "Customer"."Customer Type", "Facts"."Billed Amount" FROM "Billing"'
+    demo_sql = compile_request(request, demo, SYSTEM).query.sql
+    assert 'LEFT JOIN "customer"' in demo_sql
+
+
 def test_two_fact_question_reads_each_fact_once_and_stitches_with_hash_joins(tpch):
     question = next(q for q in TPCH_QUESTIONS if q.name == "two-facts-by-nation")
     sql = compile_request(question.logical_sql, tpch.model, tpch.session()).query.sql
