@@ -256,7 +256,7 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
         exp.Join(
             this=_table(step.table, model),
             on=_join_condition(step.join),
-            side=None if _inner(step) else "LEFT",
+            side=None if _inner(step) and not fact.keep_left else "LEFT",
         )
         for step in fact.joins
     ]

@@ -52,6 +52,9 @@ class FactQuery:
     period: Period | None = None  # time series: how periods map onto the query's periods
     # A fragmented source: the fragments this query reads (UNION ALL when several).
     fragments: tuple[LogicalSource, ...] = ()
+    # Keep LEFT joins even where the model declares integrity: the grain holds the key of a
+    # table two joins away, and DuckDB aggregates below that join only when all are LEFT.
+    keep_left: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,12 +137,16 @@ def plan(
         for measure in measures or _base_measures([measure_of(specials[0])], model):
             by_fact.setdefault(measure.table, []).append(measure)
         main = [
-            _with_preaggregation(
-                _with_filters(
-                    _fact_query(
-                        fact, group, needed, attributes, request, model, navigate, candidates
+            _with_join_kind(
+                _with_preaggregation(
+                    _with_filters(
+                        _fact_query(
+                            fact, group, needed, attributes, request, model, navigate, candidates
+                        ),
+                        request,
+                        model,
                     ),
-                    request,
+                    grain_exprs,
                     model,
                 ),
                 grain_exprs,
@@ -909,6 +916,18 @@ def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Mo
     if primary_key and set(primary_key) <= set(keys):
         return fact  # one row per base row: nothing to gain
     return replace(fact, preaggregate=tuple(keys))
+
+
+def _with_join_kind(fact: FactQuery, grain: list[exp.Expression], model: Model) -> FactQuery:
+    """Keep every join LEFT when the grain holds the key of a table two joins away.
+
+    DuckDB 2.0 then aggregates the line items by the orders' customer key below the customer
+    join; with inner joins (assume_integrity) it does not, and TPC-H SF 1 top-10-customers
+    took 1,074 ms of CPU instead of 740 (the hand SQL's: 782), with the same rows.
+    """
+    if _grain_holds_a_key(_physical_columns(grain, model), fact, model):
+        return replace(fact, keep_left=True)
+    return fact
 
 
 def _physical_columns(trees: list[exp.Expression], model: Model) -> list[exp.Expression]:
