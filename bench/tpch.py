@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ def main(argv: list[str]) -> None:
     if args.compile_repeat < 20 or args.run_repeat < 5:
         parser.error("--compile-repeat must be at least 20 and --run-repeat at least 5")
     started = datetime.datetime.now(datetime.UTC)
+    load_at_start = os.getloadavg()
     clock = time.perf_counter()
     scales = []
     for scale in args.scale:
@@ -55,7 +57,8 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wide = measure_compile_scale(Path(tmp), max(args.compile_repeat, 20))
     seconds = time.perf_counter() - clock
-    section = render(["tpch", *argv], started, seconds, _machine(), scales, wide)
+    machine = [*_machine(), _load_line(load_at_start, os.getloadavg())]
+    section = render(["tpch", *argv], started, seconds, machine, scales, wide)
     page = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n"
     args.out.write_text(splice(page, section), encoding="utf-8")
     _say(f"wrote the TPC-H section of {args.out}")
@@ -67,6 +70,20 @@ def main(argv: list[str]) -> None:
                     f"{'ok ' if s.correct else 'BAD'} {s.run_ms:9.1f} ms "
                     f"ratio {q.ratio(s.system):.2f}"
                 )
+
+
+def _load_line(start: tuple[float, ...], end: tuple[float, ...]) -> str:
+    """The machine's load while the run took place: on a shared machine it says how much
+    the times, rather than the same-run ratios, can be trusted.
+
+    >>> _load_line((9.5, 9.1, 8.0), (12.25, 10.0, 9.0))
+    '- Load average (1, 5, 15 min): 9.50, 9.10, 8.00 at the start; 12.25, 10.00, 9.00 at the end'
+    """
+
+    def shown(load: tuple[float, ...]) -> str:
+        return ", ".join(f"{x:.2f}" for x in load)
+
+    return f"- Load average (1, 5, 15 min): {shown(start)} at the start; {shown(end)} at the end"
 
 
 def _say(message: str) -> None:

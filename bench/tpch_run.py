@@ -42,6 +42,9 @@ class SystemResult:
     sql_chars: int
     peak_rss_mb: float | None = None  # a fresh process running this query alone
     cached_ms: float | None = None  # Strata only: plan cached, as a rerun
+    # Median CPU time of this process (every DuckDB thread included) over the same runs:
+    # on a shared machine it moves far less than the wall time does.
+    cpu_ms: float | None = None
 
     @property
     def correct(self) -> bool:
@@ -62,6 +65,13 @@ class TpchQuestionResult:
         if s is None or hand is None:
             return None
         return ((s.cached_ms if cached else None) or s.run_ms) / hand.run_ms
+
+    def cpu_ratio(self, name: str) -> float | None:
+        """Median CPU time of `name` over the hand SQL's, from the same run."""
+        s, hand = self.system(name), self.system("hand")
+        if s is None or hand is None or not s.cpu_ms or not hand.cpu_ms:
+            return None
+        return s.cpu_ms / hand.cpu_ms
 
 
 @dataclass(frozen=True)
@@ -196,12 +206,15 @@ def _question(
     }
     # Interleaved, so drift (DuckDB's caches, a noisy neighbour) touches every side alike.
     samples: dict[str, list[float]] = {name: [] for name in runners}
+    cpu: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(run_repeat):
         for name, run in runners.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             run()
             samples[name].append((time.perf_counter() - t0) * 1000)
+            cpu[name].append((time.process_time() - c0) * 1000)
     run_ms = {name: statistics.median(v) for name, v in samples.items()}
+    cpu_ms = {name: statistics.median(v) for name, v in cpu.items()}
     sql = {"hand": q.hand_sql, "strata": compiled.query.sql, "sidemantic": sm_sql}
     systems = []
     for name in SYSTEMS:
@@ -217,6 +230,7 @@ def _question(
                 run_ms=run_ms[name],
                 sql_chars=len(" ".join(sql[name].split())),
                 cached_ms=run_ms["strata cached"] if name == "strata" else None,
+                cpu_ms=cpu_ms[name],
             )
         )
     return TpchQuestionResult(q.name, tuple(systems))

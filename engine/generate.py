@@ -27,7 +27,7 @@ from engine.plan import (
 )
 from engine.timeseries import derived_select, share_periods
 from physical.federation import Fetch
-from semantic.model import ColumnKind, LogicalColumn, Model
+from semantic.model import ColumnKind, JoinStep, LogicalColumn, Model
 from semantic.spec import Aggregation
 
 _AGGREGATES = {
@@ -268,7 +268,14 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
         measures = [_aggregate(m, base, model) for m in fact.measures]
     joins = [
         # LEFT: a fact row whose dimension key is NULL or dangling still counts in totals.
-        exp.Join(this=_table(step.table, model), on=_join_condition(step.join, model), side="LEFT")
+        # Inner where the model declares that no key is NULL or dangling: the same rows,
+        # and the database may reorder inner joins (TPC-H SF 1 revenue by region and year:
+        # 835 -> 676 ms of CPU, the hand SQL's 716).
+        exp.Join(
+            this=_table(step.table, model),
+            on=_join_condition(step.join, model),
+            side=None if _inner(step) and not fact.keep_left else "LEFT",
+        )
         for step in fact.joins
     ]
     if fact.period is not None:
@@ -501,6 +508,12 @@ def _has_key(table: str, dimensions: list[exp.Expression], model: Model) -> bool
     key = model.table(table).primary_key
     selected = {d.name for d in dimensions if isinstance(d, exp.Column) and d.table == table}
     return bool(key) and set(key) <= selected
+
+
+def _inner(step: JoinStep) -> bool:
+    """Whether the step may be an inner join: to the one side of a join whose keys the
+    model declares always present (`assume_integrity`)."""
+    return step.join.assume_integrity and step.table == step.join.one
 
 
 def _join_condition(join, model: Model) -> exp.Expression:

@@ -10,6 +10,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import Tokenizer, TokenType
 
 from engine.errors import LogicalSQLError
+from semantic.trees import without_positions
 from semantic.valueof import session_variable
 
 
@@ -156,7 +157,7 @@ def parse(text: str) -> LogicalRequest:
             f"one statement at a time, got {len(statements)}",
             "send each request separately; ';' ends a request",
         )
-    stmt = statements[0]
+    stmt = without_positions(statements[0])  # cheaper to copy when compiled
     if not isinstance(stmt, exp.Select):
         # sqlglot may read an unknown command as something else (INSTALL x as an alias):
         # the first word is what the user wrote.

@@ -35,6 +35,7 @@ from semantic.model import (
     User,
 )
 from semantic.spec import Cardinality, ModelFileSpec
+from semantic.trees import without_positions
 from semantic.yaml_source import Located, read_yaml
 
 # Model expressions are written in DuckDB's SQL and generated for every dialect.
@@ -318,6 +319,7 @@ def _join(join, span: SourceSpan, database: str) -> Join:
         span,
         join.to_database,
         database,
+        join.assume_integrity,
     )
 
 
@@ -407,7 +409,7 @@ def _expression(text: str | None, span: SourceSpan, errors: list[ModelError]):
             ModelError(span, f"{text!r} is not one expression", "write a column or a formula")
         )
         return None
-    return trees[0]
+    return without_positions(trees[0])
 
 
 # Whole statements: an expression in a model is one value, never a query or a command.

@@ -65,6 +65,10 @@ class Join:
     def federated(self) -> bool:
         return self.to_database is not None
 
+    # Every many-side key is non-NULL and found on the one side (declared in the model):
+    # a join to the one side may be inner.
+    assume_integrity: bool = False
+
 
 @dataclass(frozen=True)
 class JoinStep:

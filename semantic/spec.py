@@ -78,6 +78,12 @@ class JoinSpec(_Spec):
         description="Federation: the 'to' table lives in this other (DuckDB) database, which "
         "runs queries that use the join; this database's tables are read into it",
     )
+    assume_integrity: bool = Field(
+        False,
+        description="Every row on the many side has a non-NULL key found on the one side "
+        "(a NOT NULL, enforced foreign key): the engine may then use inner joins, which "
+        "the database can reorder. Off: left joins, so a missing or NULL key is a NULL member",
+    )
 
 
 class DatabaseSpec(_Spec):

@@ -68,6 +68,54 @@ def test_filtered_facts_are_filtered_before_they_are_aggregated(tpch):
     assert all(f.filters and not f.preaggregate for f in planned.facts)
 
 
+def test_top_customers_are_grouped_once_not_by_order_first(tpch):
+    # The grain holds the customer key, two joins away from the line items: summing them by
+    # order first and regrouping 1.5 M order sums into 100,000 customers (SF 1) is a second
+    # large grouping. The demo's invoices by customer, one join away, keep their
+    # pre-aggregation: it groups by the customer key itself.
+    question = next(q for q in TPCH_QUESTIONS if q.name == "top-10-customers")
+    planned = plan(resolve(parse(question.logical_sql), tpch.model, tpch.session()), tpch.model)
+    assert [(f.table, f.preaggregate) for f in planned.facts] == [("Line Items", ())]
+    by_region = next(q for q in TPCH_QUESTIONS if q.name == "revenue-by-region-year")
+    planned = plan(resolve(parse(by_region.logical_sql), tpch.model, tpch.session()), tpch.model)
+    assert [(f.table, f.preaggregate) for f in planned.facts] == [("Line Items", ("l_orderkey",))]
+
+
+def test_a_key_one_join_away_keeps_the_preaggregation_by_that_key():
+    # The demo's top customers by billed amount: invoices summed by customer first, which is
+    # already the grain's key (no data needed: this is the plan only).
+    from engine.session import SYSTEM
+
+    model = load_model("models/demo")
+    request = (
+        'SELECT "Customer"."Customer Id", "Customer"."Customer Name", "Facts"."Billed Amount" '
+        'FROM "Billing" ORDER BY "Facts"."Billed Amount" DESC FETCH FIRST 10 ROWS ONLY'
+    )
+    planned = plan(resolve(parse(request), model, SYSTEM), model)
+    assert [(f.source.base, f.preaggregate) for f in planned.facts] == [
+        ("invoice", ("customer_id",))
+    ]
+
+
+def test_joins_declared_with_integrity_are_inner_and_undeclared_ones_stay_left(tpch):
+    # TPC-H's model declares every join `assume_integrity: true` (its keys are NOT NULL and
+    # always found); the demo's declare nothing, so a dangling key stays a NULL member.
+    question = next(q for q in TPCH_QUESTIONS if q.name == "revenue-by-region-year")
+    sql = compile_request(question.logical_sql, tpch.model, tpch.session()).query.sql
+    assert sql.count(" JOIN ") == 4 and "LEFT JOIN" not in sql
+    # Except where the grain holds a key two joins away (top customers): DuckDB aggregates
+    # below the customer join only when every join is LEFT.
+    top = next(q for q in TPCH_QUESTIONS if q.name == "top-10-customers")
+    top_sql = compile_request(top.logical_sql, tpch.model, tpch.session()).query.sql
+    assert top_sql.count("LEFT JOIN") == 2
+    from engine.session import SYSTEM
+
+    demo = load_model("models/demo")
+    request = 'SELECT "Customer"."Customer Type", "Facts"."Billed Amount" FROM "Billing"'
+    demo_sql = compile_request(request, demo, SYSTEM).query.sql
+    assert 'LEFT JOIN "customer"' in demo_sql
+
+
 def test_two_fact_question_reads_each_fact_once_and_stitches_with_hash_joins(tpch):
     question = next(q for q in TPCH_QUESTIONS if q.name == "two-facts-by-nation")
     sql = compile_request(question.logical_sql, tpch.model, tpch.session()).query.sql
