@@ -5,8 +5,20 @@
 'Campaigns'
 """
 
+from __future__ import annotations
+
+import importlib
+
 from semantic.errors import ModelError, ModelErrors, SourceSpan, StrataError
-from semantic.load import load_model
-from semantic.model import Model
 
 __all__ = ["Model", "ModelError", "ModelErrors", "SourceSpan", "StrataError", "load_model"]
+
+# Loaded on first use: a process that only needs StrataError (a campaign sender, most CLI
+# verbs) should not pay for YAML, Pydantic and sqlglot at start-up.
+_LAZY = {"load_model": "semantic.load", "Model": "semantic.model"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'semantic' has no attribute {name!r}")
