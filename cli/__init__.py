@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from cli import engines
-from semantic import spec
+from semantic.dialects import Dialect as ModelDialect
 from semantic.errors import ModelErrors, StrataError
 
 app = typer.Typer(
@@ -54,7 +54,7 @@ class Format(StrEnum):
 
 
 # The model's dialects, plus Trino, which `explain` can target without a backend to run on.
-Dialect = StrEnum("Dialect", [*(d.value for d in spec.Dialect), "trino"])
+Dialect = StrEnum("Dialect", [*(d.value for d in ModelDialect), "trino"])
 
 
 @app.command()

@@ -12,6 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from semantic.dialects import Dialect
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -25,13 +27,6 @@ def _as_list(value: object) -> object:
 Names = Annotated[
     tuple[str, ...], BeforeValidator(_as_list, json_schema_input_type=str | list[str])
 ]
-
-
-class Dialect(StrEnum):
-    duckdb = "duckdb"
-    postgres = "postgres"
-    spark = "spark"
-    sqlite = "sqlite"
 
 
 class Cardinality(StrEnum):
