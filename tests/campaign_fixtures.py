@@ -4,8 +4,10 @@ injection, a small customer model on a DuckDB file, and an app store file per te
 from __future__ import annotations
 
 import collections
+import contextlib
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
@@ -53,6 +55,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(store, secret: str):
+    """The unsubscribe/tracking app under uvicorn on a free loopback port; yields its base."""
+    import uvicorn
+
+    from campaigns.unsubscribe import unsubscribe_app
+
+    port = free_port()
+    config = uvicorn.Config(
+        unsubscribe_app(store, secret), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
 
 
 @dataclass

@@ -7,14 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
-import uvicorn
 
 from campaigns.campaign import Status, create_campaign, get_campaign
 from campaigns.launch import launch
@@ -25,11 +23,11 @@ from campaigns.schedule import schedule_campaign, tick
 from campaigns.settings import SendSettings
 from campaigns.suppression import suppressed
 from campaigns.templates import Template
-from campaigns.unsubscribe import unsubscribe_app
 from tests.campaign_fixtures import (  # noqa: F401  (fixtures)
     app_store_fixture,
     free_port,
     frozen_people,
+    serving,
     sink_fixture,
 )
 
@@ -38,20 +36,8 @@ SECRET = "test-secret"
 
 @pytest.fixture
 def unsubscribe_url(app_store):
-    port = free_port()
-    config = uvicorn.Config(
-        unsubscribe_app(app_store, SECRET), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}/u"
-    server.should_exit = True
-    thread.join(5)
+    with serving(app_store, SECRET) as base:
+        yield f"{base}/u"
 
 
 def _post(url: str, body: bytes) -> tuple[int, str]:

@@ -6,15 +6,11 @@ with tracking off the HTML is exactly what the template renders."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import re
-import threading
-import time
 import urllib.parse
 
 import pytest
-import uvicorn
 
 from campaigns.campaign import CampaignError, create_campaign
 from campaigns.events import events
@@ -24,13 +20,13 @@ from campaigns.runner import run_campaign
 from campaigns.settings import SendSettings
 from campaigns.templates import Template, render_one
 from campaigns.tokens import Tracked, sign_tracked
-from campaigns.unsubscribe import unsubscribe_app
 from semantic.errors import StrataError
 from store import open_store
 from tests.campaign_fixtures import (  # noqa: F401  (fixtures)
     app_store_fixture,
     free_port,
     frozen_people,
+    serving,
     sink_fixture,
 )
 from tests.conftest import strata
@@ -47,30 +43,9 @@ HTML = (
 TEMPLATE = Template("Go paperless, {{ name }}", "Dear {{ name }}, sign up for e-bill.", HTML)
 
 
-@contextlib.contextmanager
-def serving(store):
-    """The unsubscribe/tracking app under uvicorn on a free loopback port; yields its base."""
-    port = free_port()
-    config = uvicorn.Config(
-        unsubscribe_app(store, SECRET), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
-
-
 @pytest.fixture
 def endpoint(app_store):
-    with serving(app_store) as base:
+    with serving(app_store, SECRET) as base:
         yield base
 
 
@@ -268,7 +243,7 @@ def default_store(demo):
 def test_opened_and_clicked_measures_equal_hand_sql_on_the_store(
     demo, default_store, sink, tmp_path
 ):
-    with serving(default_store) as base:
+    with serving(default_store, SECRET) as base:
         c = _sent(tmp_path, default_store, sink, base, n=10, name="Tracked results", control=0.2)
         sent = {m["To"]: _html(sink, m["To"]) for m in sink.parsed()}
         first, second, third = sorted(sent)[:3]  # control members were sent nothing

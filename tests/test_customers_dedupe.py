@@ -8,33 +8,12 @@ from itertools import combinations
 
 import pytest
 
-from customers import import_csv, open_hub, parse_mapping
+from customers import import_csv, open_hub
 from customers.cluster import cluster
 from customers.dedupe import find_duplicates
+from tests.febrl import febrl_mapping
 
-FEBRL = parse_mapping(
-    {
-        "name": "febrl",
-        "source": "febrl3",
-        "fields": {
-            "source_key": "rec_id",
-            "first_name": "given_name",
-            "last_name": "surname",
-            "house_number": "street_number",
-            "street": "address_1",
-            "city": "suburb",
-            "postal_code": "postcode",
-            "area": "state",
-            # FEBRL's typos make some dates impossible (month 13): keep the row, drop the date.
-            "date_of_birth": {
-                "column": "date_of_birth",
-                "transforms": ["date:%Y%m%d"],
-                "on_error": "null",
-            },
-            # soc_sec_id is deliberately not mapped: customer files rarely have a national id.
-        },
-    }
-)
+FEBRL = febrl_mapping("febrl3")
 
 
 @pytest.fixture(scope="module")

@@ -23,36 +23,11 @@ from __future__ import annotations
 
 import pytest
 
-from customers import import_csv, open_hub, parse_mapping
+from customers import import_csv, open_hub
 from customers.dedupe import find_duplicates
+from tests.febrl import febrl_mapping
 
 THRESHOLD = 0.9
-
-
-def _mapping(source: str):
-    return parse_mapping(
-        {
-            "name": source,
-            "source": source,
-            "fields": {
-                "source_key": "rec_id",
-                "first_name": "given_name",
-                "last_name": "surname",
-                "house_number": "street_number",
-                "street": "address_1",
-                "city": "suburb",
-                "postal_code": "postcode",
-                "area": "state",
-                # FEBRL's typos make some dates impossible: keep the row, drop the date.
-                "date_of_birth": {
-                    "column": "date_of_birth",
-                    "transforms": ["date:%Y%m%d"],
-                    "on_error": "null",
-                },
-                # soc_sec_id is deliberately not mapped: customer files rarely have one.
-            },
-        }
-    )
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +41,8 @@ def febrl4(tmp_path_factory):
     file_b.reset_index().to_csv(folder / "b.csv", index=False)
     with open_hub(folder / "hub.duckdb") as hub:
         imported = (
-            import_csv(hub, folder / "a.csv", _mapping("febrl4a")),
-            import_csv(hub, folder / "b.csv", _mapping("febrl4b")),
+            import_csv(hub, folder / "a.csv", febrl_mapping("febrl4a")),
+            import_csv(hub, folder / "b.csv", febrl_mapping("febrl4b")),
         )
         find_duplicates(hub, with_coverage=False)
         yield hub, imported, {tuple(link) for link in links.tolist()}
