@@ -1,6 +1,7 @@
 """Benchmark the demo questions on PostgreSQL and Spark beside hand SQL in that engine's dialect.
 
     python -m bench.engines [--customers 50000] [--repeat 3] [--postgres URL] [--no-spark]
+                            [--only QUESTION ...]
 
 The demo warehouse (data/bench-<N>/demo.duckdb) is loaded into each engine the way
 `strata demo --target` does it. For every question, Strata end to end (`Engine.query`,
@@ -39,12 +40,16 @@ def _median_ms(run, repeat: int) -> float:
     return statistics.median(times)
 
 
-def measure(engine: Engine, repeat: int) -> list[tuple[str, float, float]]:
+def measure(
+    engine: Engine, repeat: int, only: frozenset[str] = frozenset()
+) -> list[tuple[str, float, float]]:
     """(question, Strata ms, hand SQL ms) per question on `engine`'s warehouse database."""
     backend = engine._backend("warehouse")
     dialect = engine.model.database("warehouse").dialect
     out = []
     for q in QUESTIONS:
+        if only and q.name not in only:
+            continue
         hand = sqlglot.transpile(q.hand_sql, read="duckdb", write=dialect)[0]
         strata = _median_ms(lambda q=q: engine.query(q.logical_sql), repeat)
         direct = _median_ms(lambda hand=hand: backend.run(hand), repeat)
@@ -58,7 +63,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--postgres", help="postgresql:// URL of an empty database to load")
     parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument(
+        "--only", nargs="+", default=[], metavar="QUESTION", help="run just these questions"
+    )
     args = parser.parse_args(argv)
+    unknown = set(args.only) - {q.name for q in QUESTIONS}
+    if unknown:
+        parser.error(f"unknown question(s) {sorted(unknown)}; known: {[q.name for q in QUESTIONS]}")
     folder = ROOT / "data" / f"bench-{args.customers}"
     warehouse = build_demo(folder / "demo.duckdb", customers=args.customers).path
     work = Path(tempfile.mkdtemp(prefix="engines-", dir=folder))
@@ -89,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         engine._backend("warehouse")
         print(f"{dialect} backend open (views registered): {time.perf_counter() - start:.1f} s\n")
         print(f"| {dialect}: question | Strata ms | hand SQL ms | ratio |\n|---|---:|---:|---:|")
-        for name, strata, hand in measure(engine, args.repeat):
+        for name, strata, hand in measure(engine, args.repeat, frozenset(args.only)):
             print(f"| {name} | {strata:.0f} | {hand:.0f} | {strata / hand:.2f}× |")
         print()
         engine.close()
