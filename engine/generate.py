@@ -110,7 +110,7 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     main = [(n, f) for n, f in enumerate(plan.facts) if f.keys is None]
     # Time series over per-period totals written once (engine/timeseries.py).
     bases, derived = share_periods(plan.facts)
-    main_bases = {b.main: b.name for b in bases if b.main is not None}
+    main_bases = {b.main: b for b in bases if b.main is not None}
     if plan.dense is not None:
         # Every period the calendar holds (under the request's time conditions) drives the
         # rows; each fact is joined to it, so a period without facts is a row of NULLs.
@@ -129,9 +129,20 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
         alias = f"f{i}"
         for j, measure in enumerate(fact.measures):
             measure_columns[measure.ref] = exp.column(f"m{j}", alias)
-        if n in main_bases:
+        if n in main_bases and main_bases[n].split:
+            # The base holds every period, grouped by the request's time conditions as its
+            # last column too: the main query is its groups where they hold.
+            subquery = exp.Subquery(
+                this=exp.Select(
+                    expressions=[exp.Star()],
+                    from_=exp.From(this=exp.Table(this=exp.to_identifier(main_bases[n].name))),
+                    where=exp.Where(this=exp.column(f"d{len(grain)}")),
+                ),
+                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+            )
+        elif n in main_bases:
             subquery = exp.Table(
-                this=exp.to_identifier(main_bases[n]),
+                this=exp.to_identifier(main_bases[n].name),
                 alias=exp.TableAlias(this=exp.to_identifier(alias)),
             )
         else:
@@ -204,7 +215,12 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     if bases:
         ctes = [
             exp.CTE(
-                this=_fact_select(b.fact, grain, b.fact.filters, model),
+                this=_fact_select(
+                    b.fact,
+                    [*grain, exp.and_(*b.split, copy=True)] if b.split else grain,
+                    b.fact.filters,
+                    model,
+                ),
                 alias=exp.TableAlias(this=exp.to_identifier(b.name)),
             )
             for b in bases
