@@ -7,7 +7,7 @@ with IS NOT DISTINCT FROM, which keeps NULL dimension values and stays a hash jo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
@@ -24,8 +24,9 @@ from engine.plan import (
     physical_column,
     plan_tables,
     qualified_formula,
+    with_preaggregation,
 )
-from engine.timeseries import derived_select, share_periods
+from engine.timeseries import Base, derived_select, share_periods
 from physical.federation import Fetch
 from semantic.model import ColumnKind, JoinStep, LogicalColumn, Model
 from semantic.spec import Aggregation
@@ -215,12 +216,7 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     if bases:
         ctes = [
             exp.CTE(
-                this=_fact_select(
-                    b.fact,
-                    [*grain, exp.and_(*b.split, copy=True)] if b.split else grain,
-                    b.fact.filters,
-                    model,
-                ),
+                this=_base_select(b, grain, model),
                 alias=exp.TableAlias(this=exp.to_identifier(b.name)),
             )
             for b in bases
@@ -261,6 +257,17 @@ def _coalesce(columns: list[exp.Expression]) -> exp.Expression:
     return (
         columns[0] if len(columns) == 1 else exp.Coalesce(this=columns[0], expressions=columns[1:])
     )
+
+
+def _base_select(base: Base, grain: list[exp.Expression], model: Model) -> exp.Select:
+    """A per-period base of time series (engine/timeseries.py); one split by the main query's
+    time conditions groups by them too, as its last column, and no longer filtered, it may
+    pre-aggregate its fact as an unfiltered main query would."""
+    if not base.split:
+        return _fact_select(base.fact, grain, base.fact.filters, model)
+    keys = [*grain, exp.and_(*base.split, copy=True)]
+    fact = with_preaggregation(replace(base.fact, preaggregate=()), keys, model)
+    return _fact_select(fact, keys, fact.filters, model)
 
 
 def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: Model) -> exp.Select:

@@ -139,7 +139,7 @@ def plan(
             by_fact.setdefault(measure.table, []).append(measure)
         main = [
             _with_join_kind(
-                _with_preaggregation(
+                with_preaggregation(
                     _with_filters(
                         _fact_query(
                             fact, group, needed, attributes, request, model, navigate, candidates
@@ -962,7 +962,7 @@ def _unenforceable(table: str, request: ResolvedRequest) -> LogicalSQLError:
     )
 
 
-def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Model) -> FactQuery:
+def with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Model) -> FactQuery:
     """Aggregate the fact by the base columns the rest of the query needs, then join.
 
     DuckDB does not push an aggregate below a chain of joins: summing 22 M invoices by
