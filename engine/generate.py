@@ -7,7 +7,7 @@ with IS NOT DISTINCT FROM, which keeps NULL dimension values and stays a hash jo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
@@ -24,8 +24,9 @@ from engine.plan import (
     physical_column,
     plan_tables,
     qualified_formula,
+    with_preaggregation,
 )
-from engine.timeseries import derived_select, share_periods
+from engine.timeseries import Base, derived_select, share_periods
 from physical.federation import Fetch
 from semantic.model import ColumnKind, JoinStep, LogicalColumn, Model
 from semantic.spec import Aggregation
@@ -110,7 +111,7 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     main = [(n, f) for n, f in enumerate(plan.facts) if f.keys is None]
     # Time series over per-period totals written once (engine/timeseries.py).
     bases, derived = share_periods(plan.facts)
-    main_bases = {b.main: b.name for b in bases if b.main is not None}
+    main_bases = {b.main: b for b in bases if b.main is not None}
     if plan.dense is not None:
         # Every period the calendar holds (under the request's time conditions) drives the
         # rows; each fact is joined to it, so a period without facts is a row of NULLs.
@@ -129,9 +130,20 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
         alias = f"f{i}"
         for j, measure in enumerate(fact.measures):
             measure_columns[measure.ref] = exp.column(f"m{j}", alias)
-        if n in main_bases:
+        if n in main_bases and main_bases[n].split:
+            # The base holds every period, grouped by the request's time conditions as its
+            # last column too: the main query is its groups where they hold.
+            subquery = exp.Subquery(
+                this=exp.Select(
+                    expressions=[exp.Star()],
+                    from_=exp.From(this=exp.Table(this=exp.to_identifier(main_bases[n].name))),
+                    where=exp.Where(this=exp.column(f"d{len(grain)}")),
+                ),
+                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+            )
+        elif n in main_bases:
             subquery = exp.Table(
-                this=exp.to_identifier(main_bases[n]),
+                this=exp.to_identifier(main_bases[n].name),
                 alias=exp.TableAlias(this=exp.to_identifier(alias)),
             )
         else:
@@ -204,7 +216,7 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     if bases:
         ctes = [
             exp.CTE(
-                this=_fact_select(b.fact, grain, b.fact.filters, model),
+                this=_base_select(b, grain, model),
                 alias=exp.TableAlias(this=exp.to_identifier(b.name)),
             )
             for b in bases
@@ -245,6 +257,17 @@ def _coalesce(columns: list[exp.Expression]) -> exp.Expression:
     return (
         columns[0] if len(columns) == 1 else exp.Coalesce(this=columns[0], expressions=columns[1:])
     )
+
+
+def _base_select(base: Base, grain: list[exp.Expression], model: Model) -> exp.Select:
+    """A per-period base of time series (engine/timeseries.py); one split by the main query's
+    time conditions groups by them too, as its last column, and no longer filtered, it may
+    pre-aggregate its fact as an unfiltered main query would."""
+    if not base.split:
+        return _fact_select(base.fact, grain, base.fact.filters, model)
+    keys = [*grain, exp.and_(*base.split, copy=True)]
+    fact = with_preaggregation(replace(base.fact, preaggregate=()), keys, model)
+    return _fact_select(fact, keys, fact.filters, model)
 
 
 def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: Model) -> exp.Select:

@@ -139,7 +139,7 @@ def plan(
             by_fact.setdefault(measure.table, []).append(measure)
         main = [
             _with_join_kind(
-                _with_preaggregation(
+                with_preaggregation(
                     _with_filters(
                         _fact_query(
                             fact, group, needed, attributes, request, model, navigate, candidates
@@ -874,10 +874,17 @@ def _dimension_query(
         )
     )
     candidates += [(f, s) for f in facts for s in model.logical_table(f).sources]
+    # A row filter declared on a requested dimension may read other tables (campaigns the
+    # user may see are those sent to their customers): then only a source that reaches them
+    # can answer, so the dimension is read through a fact, as for several dimensions.
+    bound = [c for table, c in request.row_filters if table in logical]
+    required = {**needed, **_physical_tables(bound, model)}
     for table, source in candidates:
-        joins, _ = _reach(source, needed, model)
+        joins, _ = _reach(source, required, model)
         if joins is not None:
             return FactQuery(table, source, joins, ())
+    if bound and any(_reach(source, needed, model)[0] is not None for _, source in candidates):
+        raise _unenforceable(next(t for t, _ in request.row_filters if t in logical), request)
     shown = ", ".join(sorted(request.names.get(ref, quoted(*ref)) for ref in set(needed.values())))
     raise LogicalSQLError(
         f"these columns are not related through any fact of {quoted(area.name)}: {shown}",
@@ -901,26 +908,61 @@ def _with_filters(
     """Attach the request's filters and every row filter whose table the query can reach.
 
     A row filter on customers applies to billing by year too, joining the customers in
-    if the request did not: a restricted user's totals are totals over their rows.
+    if the request did not: a restricted user's totals are totals over their rows. A row
+    filter on a table the query reads or reaches must apply: if its condition's tables are out
+    of reach (campaigns restricted to those sent to the user's customers, read without the
+    ledger), the request is refused rather than answered unfiltered.
     """
-    guard = []
+    guard: list[exp.Expression] = []
     steps = {step.table: step for step in query.joins}
-    for _table, condition in request.row_filters:
+    kept = list(request.filters if filters is None else filters)
+    read = _logical_tables_read(query, request, kept)
+    for table, condition in request.row_filters:
         joins, missing = _reach(query.source, _physical_tables([condition], model), model)
         if missing is not None:
+            if table in read or _reaches_table(query.source, table, model):
+                raise _unenforceable(table, request)
             continue  # this query never reaches the filtered table (a service catalogue)
+        if any(condition == g for g in guard):
+            continue  # the same condition declared on two tables applies once
         guard.append(condition)
         for step in joins:
             steps.setdefault(step.table, step)
     return replace(
         query,
         joins=tuple(steps.values()),
-        filters=(*(request.filters if filters is None else filters), *guard),
+        filters=(*kept, *guard),
         guard=tuple(guard),
     )
 
 
-def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Model) -> FactQuery:
+def _logical_tables_read(
+    query: FactQuery, request: ResolvedRequest, filters: list[exp.Expression]
+) -> set[str]:
+    """The logical tables whose columns the query reads: its grain (a side query's keys
+    only), its conditions, and the fact (or dimension) it aggregates."""
+    grain = [o.expr for o in request.outputs if not o.is_measure]
+    positions = range(len(grain)) if query.keys is None else query.keys
+    trees = [grain[k] for k in positions if k < len(grain)] + filters
+    return {query.table} | {table for tree in trees for table, _ in _refs_of(tree)}
+
+
+def _reaches_table(source: LogicalSource, table: str, model: Model) -> bool:
+    """Whether `source` reaches the base table of a source of the logical `table`."""
+    paths = model.join_paths(source.base)
+    return any(s.base in paths for s in model.logical_table(table).sources)
+
+
+def _unenforceable(table: str, request: ResolvedRequest) -> LogicalSQLError:
+    return LogicalSQLError(
+        f"the rows of {quoted(table)} you may see are limited by a row filter that this "
+        "request cannot apply (its condition is not reachable from what the request reads)",
+        f"add a measure of {quoted(request.subject_area.name)} that relates {quoted(table)} "
+        "to the filter's columns, or ask an administrator",
+    )
+
+
+def with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Model) -> FactQuery:
     """Aggregate the fact by the base columns the rest of the query needs, then join.
 
     DuckDB does not push an aggregate below a chain of joins: summing 22 M invoices by

@@ -7,6 +7,10 @@ query re-aggregates from per-period results (sum, count, min, max), the fact is 
 once per period instead, in a common table expression, and each function maps those few
 rows through the calendar. That CTE is the main query's own fact subquery when the two
 read the same rows (same source, joins and conditions), so the request scans the fact once.
+When the main query has conditions the side queries drop (a time condition: AGO of January
+reads last January), the CTE reads every period and groups by those conditions too, and the
+main query keeps its groups where they hold: still one scan, and exact for any aggregation,
+since each group is wholly kept or wholly dropped.
 
 Count distinct, averages and semi-additive measures are not re-aggregable from per-period
 results (a customer billed in two months counts once in the quarter; an average of averages
@@ -20,6 +24,11 @@ is wrong; a balance is the last period, not a sum), so their side queries keep r
 ...     load_model("models/demo"), SYSTEM, navigate=False).query.sql
 >>> sql.startswith('WITH "__p0" AS'), sql.count('"invoice" AS')
 (True, 1)
+>>> sql = compile_request('SELECT "Time"."Month", "Facts"."Billed Amount", '
+...     'AGO("Facts"."Billed Amount", "Time"."Month", 12) FROM "Billing" '
+...     'WHERE "Time"."Year" = 2025', load_model("models/demo"), SYSTEM).query.sql
+>>> sql.count('"agg_invoice_month" AS'), 'FROM (SELECT * FROM "__p0" WHERE "d1")' in sql
+(1, True)
 """
 
 from __future__ import annotations
@@ -52,6 +61,10 @@ class Base:
     name: str
     fact: FactQuery
     main: int | None  # index of the main fact query it serves as is, if any
+    # The main query's conditions that its side queries drop (a time condition): the base
+    # reads every period and also groups by these conditions (ANDed, its last column), and
+    # the main query keeps the groups where they hold. () when the rows are the same.
+    split: tuple[exp.Expression, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,13 +94,18 @@ def share_periods(
         # of a side query, so it serves as the base when both read the same rows; the side
         # queries' other measures are added to it (a column the main query ignores).
         served = [f for _, f in sides if _same_rows(main, f) and _appendable(main, f)]
+        split: tuple[exp.Expression, ...] = ()
+        if not served and sides:
+            served, split = _split(main, [f for _, f in sides])
         if served:
             measures = {m.ref: m for m in main.measures}
             for side in served:
                 for m in side.measures:
                     measures.setdefault(m.ref, m)
             fact = replace(main, measures=tuple(measures.values()))
-            bases.append(Base(f"__p{len(bases)}", fact, n))
+            if split:
+                fact = replace(fact, filters=tuple(c for c in main.filters if c not in split))
+            bases.append(Base(f"__p{len(bases)}", fact, n, split))
     derived: dict[int, Derived] = {}
     for n, fact in sides:
         found = next((b for b in bases if _answers(b, fact)), None)
@@ -97,6 +115,36 @@ def share_periods(
         refs = [m.ref for m in found.fact.measures]
         derived[n] = Derived(found.name, tuple(refs.index(m.ref) for m in fact.measures))
     return tuple(bases), derived
+
+
+def _split(
+    main: FactQuery, sides: list[FactQuery]
+) -> tuple[list[FactQuery], tuple[exp.Expression, ...]]:
+    """The side queries that read the main query's rows but for conditions of its own (the
+    request's time conditions, which side queries drop), and those conditions.
+
+    Grouping by a condition as well as by the grain and keeping the groups where it holds
+    aggregates exactly the rows it keeps, whatever the aggregation (a group is all in or all
+    out), so the main query can be read from a base without it: one scan of the fact serves
+    both. Only for a plain fact query (no pre-aggregation, fragment union or semi-additive
+    measure, whose SQL computes rows in other shapes)."""
+    if (
+        main.preaggregate
+        or len(main.fragments) > 1
+        or any(m.last_over is not None for m in main.measures)
+    ):
+        return [], ()
+    found: list[FactQuery] = []
+    split: tuple[exp.Expression, ...] = ()
+    for side in sides:
+        extra = tuple(c for c in main.filters if c not in side.filters)
+        rest = tuple(c for c in main.filters if c in side.filters)
+        if not extra or rest != side.filters or (split and extra != split):
+            continue
+        if _same_rows(replace(main, filters=rest), side):
+            found.append(side)
+            split = extra
+    return found, split
 
 
 def _answers(base: Base, fact: FactQuery) -> bool:

@@ -30,6 +30,7 @@ def check(model: Model) -> list[ModelError]:
         *_hierarchies(model),
         *_presentation(model),
         *_security(model),
+        *_row_filter_paths(model),
         *_rollups(model),
     ]
 
@@ -781,6 +782,43 @@ def _security(model: Model) -> Iterator[ModelError]:
                     f"row filter reads session variable {name}, which no user or init block sets",
                     did_you_mean(name, known),
                 )
+
+
+def _row_filter_paths(model: Model) -> Iterator[ModelError]:
+    """A row filter whose condition reads tables that neither its own table nor any fact
+    joins to it could never apply: the engine would refuse every request for that table."""
+    for rule in model.security.row_filters:
+        if rule.condition is None or not _has(model, rule.table):
+            continue
+        try:
+            columns = [
+                model.logical_column(ref.table or rule.table, ref.name)
+                for ref in columns_outside_valueof(rule.condition)
+            ]
+        except KeyError:
+            continue  # reported by _security
+        if any(column.expr is None for column in columns):
+            continue  # a measure or a formula: reported by _security
+        reads = {c.table for column in columns for c in column.expr.find_all(exp.Column)}
+        bases = {s.base for s in model.logical_table(rule.table).sources}
+        facts = [
+            s.base
+            for t in model.logical_tables
+            if t.kind is TableKind.fact
+            for s in t.sources
+            if not s.is_aggregate
+        ]
+        if any(reads <= set(model.join_paths(b)) for b in bases) or any(
+            bases & set(model.join_paths(f)) and reads <= set(model.join_paths(f)) for f in facts
+        ):
+            continue
+        yield ModelError(
+            rule.span,
+            f"row filter on '{rule.table}' reads {', '.join(sorted(reads))}, which neither "
+            f"'{rule.table}' nor any fact joins to it: every request for '{rule.table}' "
+            f"would be refused for role '{rule.role}'",
+            f"filter on columns that '{rule.table}' reaches, or model a fact that joins both",
+        )
 
 
 def _rollups(model: Model) -> Iterator[ModelError]:

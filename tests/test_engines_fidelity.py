@@ -55,12 +55,16 @@ DEMO_QUESTIONS = [
     'SELECT "Customer"."Customer Name", "Facts"."Billed Amount" FROM "Billing" '
     'ORDER BY "Facts"."Billed Amount" DESC, 1 LIMIT 10',
     # Time series: per-month totals written once as a CTE, mapped through the calendar by
-    # ranks (no date arithmetic, no QUALIFY); with a time filter the series read their own.
+    # ranks (no date arithmetic, no QUALIFY); with a time filter and a measure of the main
+    # query, the totals are also grouped by the filter (a boolean key) and read once.
     'SELECT "Time"."Month", "Facts"."Billed Amount", '
     'AGO("Facts"."Billed Amount", "Time"."Month", 12), '
     'TODATE("Facts"."Billed Amount", "Time"."Year"), '
     'PERIODROLLING("Facts"."Billed Amount", -2, 0) FROM "Billing" ORDER BY "Time"."Month"',
     'SELECT "Time"."Month", PERIODROLLING("Facts"."# Invoices", -2, 0) FROM "Billing" '
+    'WHERE "Time"."Year" = 2025 ORDER BY "Time"."Month"',
+    'SELECT "Time"."Month", "Facts"."Billed Amount", '
+    'AGO("Facts"."Billed Amount", "Time"."Month", 12) FROM "Billing" '
     'WHERE "Time"."Year" = 2025 ORDER BY "Time"."Month"',
 ]
 

@@ -256,3 +256,32 @@ def test_a_row_filter_reading_an_unset_variable_is_reported(tmp_path):
         "reads session variable AREA, which no user or init block sets" in e
         for e in _errors(folder)
     )
+
+
+def test_a_row_filter_no_join_can_apply_is_reported(tmp_path):
+    # Requests of the query log restricted by the customers' area: no join relates the log
+    # to customers, on its own or through a fact, so the filter could never apply. Time and
+    # Engagement reach customers through a fact (invoices, the ledger): no error for them.
+    folder = tmp_path / "demo"
+    shutil.copytree(ROOT / "models" / "demo", folder)
+    by_area = '      filter: \'"Customer"."Distribution Area" IN (VALUEOF(NQ_SESSION.AREAS))\'\n'
+    line = _edit(
+        folder,
+        "security.yaml",
+        "    - role: area office\n      table: Campaign\n",
+        "    - role: area office\n      table: Request\n"
+        + by_area
+        + "    - role: area office\n      table: Time\n"
+        + by_area
+        + "    - role: area office\n      table: Engagement\n"
+        + by_area
+        + "    - role: area office\n      table: Campaign\n",
+    )
+    errors = [e for e in _errors(folder) if "row filter on" in e]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(_at(folder, "security.yaml", line))
+    assert (
+        "row filter on 'Request' reads area, which neither 'Request' nor any fact joins"
+        in errors[0]
+    )
+    assert "would be refused for role 'area office'" in errors[0]

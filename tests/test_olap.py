@@ -374,6 +374,88 @@ def test_a_time_filter_keeps_series_correct_when_the_main_query_cannot_share_its
     ]
 
 
+def test_a_time_filtered_series_reads_the_fact_once(detail, olap_db):
+    # The main query keeps 2025; AGO and PERIODROLLING read every month. One scan serves
+    # both: per month, grouped also by "year = 2025", the main query keeping those groups.
+    logical = (
+        'SELECT "Time"."Month", "Facts"."Billed", AGO("Facts"."Billed", "Time"."Year", 1), '
+        'PERIODROLLING("Facts"."Billed", -2, 0) FROM "Sales" WHERE "Time"."Year" = 2025'
+    )
+    result = detail.query(logical)
+    assert result.sql.count('"invoice" AS') == 1
+    expected = hand(
+        olap_db,
+        f"""WITH months AS (
+              SELECT year_month, DENSE_RANK() OVER (ORDER BY year_month) AS n
+              FROM (SELECT DISTINCT year_month FROM calendar)),
+            totals AS (SELECT k.year_month, k.year, SUM(i.billed) AS billed
+                       FROM {DETAIL} GROUP BY ALL)
+            SELECT t.year_month, t.billed,
+              (SELECT a.billed FROM totals a  -- the same month, a year before
+               WHERE a.year_month = (t.year - 1) || substr(t.year_month, 5)),
+              (SELECT SUM(r.billed) FROM totals r JOIN months rm USING (year_month)
+               WHERE rm.n BETWEEN m.n - 2 AND m.n)
+            FROM totals t JOIN months m USING (year_month) WHERE t.year = 2025""",
+    )
+    # 2025-01: 11; a year before 10; rolling over 2024-11 (none), 2024-12 (40) and 11.
+    want = [("2025-01", 11.0, 10.0, 51.0), ("2025-02", 34.0, 25.0, 85.0)]
+    assert rows(result.df) == rows(expected) == [*want, ("2025-03", 77.0, 40.0, 122.0)]
+
+
+def test_a_condition_below_the_series_level_splits_its_months_exactly(detail, olap_db):
+    # From 15 February: February keeps Ben's bill only, March both; a distinct count in the
+    # main query is computed over the kept rows of each month, the AGO over whole months.
+    logical = (
+        'SELECT "Time"."Month", "Facts"."# Customers", "Facts"."Billed", '
+        'AGO("Facts"."Billed", "Time"."Month", 1) FROM "Sales" '
+        'WHERE "Time"."Date" >= DATE \'2025-02-15\''
+    )
+    result = detail.query(logical)
+    assert result.sql.count('"invoice" AS') == 1
+    expected = hand(
+        olap_db,
+        f"""WITH months AS (
+              SELECT year_month, DENSE_RANK() OVER (ORDER BY year_month) AS n
+              FROM (SELECT DISTINCT year_month FROM calendar)),
+            totals AS (SELECT k.year_month, SUM(i.billed) AS billed FROM {DETAIL} GROUP BY 1),
+            shown AS (SELECT k.year_month, COUNT(DISTINCT i.customer_id) AS customers,
+                             SUM(i.billed) AS billed
+                      FROM {DETAIL} WHERE k.date >= DATE '2025-02-15' GROUP BY 1)
+            SELECT s.year_month, s.customers, s.billed,
+              (SELECT t.billed FROM totals t JOIN months tm USING (year_month)
+               WHERE tm.n = m.n - 1)
+            FROM shown s JOIN months m USING (year_month)""",
+    )
+    assert (
+        rows(result.df)
+        == rows(expected)
+        == [
+            ("2025-02", 1, 6.0, 11.0),
+            ("2025-03", 2, 77.0, 34.0),
+        ]
+    )
+
+
+@pytest.mark.parametrize("user", [None, "north"])
+def test_a_time_filtered_series_through_the_aggregate_reads_it_once(olap, olap_db, user):
+    logical = (
+        'SELECT "Time"."Month", "Facts"."Billed", TODATE("Facts"."Billed", "Time"."Year") '
+        'FROM "Sales" WHERE "Time"."Year" = 2025'
+    )
+    result = olap.query(logical, user=user)
+    assert result.sql.count('"agg_invoice_month" AS') == 1
+    visible = "AND a.name = 'North'" if user else ""
+    expected = hand(
+        olap_db,
+        f"""WITH totals AS (SELECT k.year_month, SUM(i.billed) AS billed FROM {DETAIL}
+                            WHERE k.year = 2025 {visible} GROUP BY 1)
+            SELECT t.year_month, t.billed,
+              (SELECT SUM(b.billed) FROM totals b WHERE b.year_month <= t.year_month)
+            FROM totals t""",
+    )
+    assert rows(result.df) == rows(expected)
+
+
 def test_a_time_series_above_its_level_is_refused(olap):
     with pytest.raises(LogicalSQLError, match="needs the level"):
         olap.query('SELECT "Time"."Year", AGO("Facts"."Billed", "Time"."Month", 1) FROM "Sales"')
