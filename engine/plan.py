@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
@@ -26,6 +27,9 @@ from engine.functions import (
 from engine.resolve import Output, ResolvedRequest
 from semantic.model import ColumnKind, JoinStep, LogicalColumn, LogicalSource, Model
 from semantic.spec import Aggregation, TableKind
+
+if TYPE_CHECKING:
+    from engine.topn import TopN
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ class QueryPlan:
     # Dense time axis: every period of the calendar the request's time conditions keep,
     # as (physical calendar table, its conditions), with or without facts.
     dense: DenseAxis | None = None
+    # Top-N by a dimension's key: rank the fact by its foreign key, then look up N members
+    # (engine/topn.py); None: the plain plan.
+    top: TopN | None = None
 
 
 @dataclass(frozen=True)
@@ -1033,9 +1040,7 @@ def _anchor(fact: FactQuery, grain: list[exp.Expression], filters, model: Model)
         return None
     (hop,) = hops
     below = {t for t, path in paths.items() if path and path[0] == hop}
-    if hop.join.many != fact.source.base or not any(
-        _rejects_null(f, below, model) for f in filters
-    ):
+    if hop.join.many != fact.source.base or not any(rejects_null(f, below, model) for f in filters):
         return None
     return hop
 
@@ -1067,7 +1072,7 @@ def compared_column(condition: exp.Expression, model: Model) -> exp.Column | Non
     return column
 
 
-def _rejects_null(condition: exp.Expression, tables: set[str], model: Model) -> bool:
+def rejects_null(condition: exp.Expression, tables: set[str], model: Model) -> bool:
     """Whether `condition` is false or NULL when every column of `tables` is NULL: a plain
     column of those tables compared with constants (IS NULL excepted)."""
     column = compared_column(condition, model)
