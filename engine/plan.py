@@ -935,7 +935,13 @@ def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Mo
     22 M rows. Worth it when the fact has joins and the keys are coarser than its rows.
     Not when the fact is filtered: the filter would then apply only after every row was
     summed, where DuckDB filters rows as it joins them (TPC-H SF 1, Europe in 1995-1996:
-    4x slower than the hand SQL with it, level with it without).
+    4x slower than the hand SQL with it, level with it without). Nor when every join is
+    inner (`assume_integrity`) and nothing is counted distinct: the database may then build
+    the dimensions' joins once and probe them with the fact's rows, and summing the fact by
+    its first join's key first only adds a large aggregation (TPC-H SF 1, revenue by region
+    and year: 706 ms of CPU with it, 666 without, the hand SQL's 670). A count distinct
+    still gains, since grouping removes the duplicates early (orders' customers by segment:
+    55 ms with it, 121 without).
     """
     base = fact.source.base
     if (
@@ -950,6 +956,10 @@ def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Mo
             or any(c.table != base for c in m.expr.find_all(exp.Column))
             for m in fact.measures
         )
+    ):
+        return fact
+    if all(_declared_inner(step) for step in fact.joins) and not any(
+        m.aggregation is Aggregation.count_distinct for m in fact.measures
     ):
         return fact
     keys: dict[str, None] = {}
@@ -978,6 +988,12 @@ def _with_preaggregation(fact: FactQuery, grain: list[exp.Expression], model: Mo
     if primary_key and set(primary_key) <= set(keys):
         return fact  # one row per base row: nothing to gain
     return replace(fact, preaggregate=tuple(keys))
+
+
+def _declared_inner(step: JoinStep) -> bool:
+    """Whether the generator joins `step` inner (engine/generate.py `_inner`): to the one
+    side of a join that declares `assume_integrity`."""
+    return step.join.assume_integrity and step.table == step.join.one
 
 
 def _with_join_kind(fact: FactQuery, grain: list[exp.Expression], model: Model) -> FactQuery:
