@@ -18,9 +18,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from bench.compile_and_run import first_difference
+from bench.compile_timing import compile_times
 from bench.tpch_questions import TPCH_QUESTIONS, TpchQuestion
 from bench.tpch_sidemantic import sidemantic_layer
 from engine import Engine
@@ -37,7 +39,7 @@ class SystemResult:
     system: str  # one of SYSTEMS
     difference: str | None  # None: equal to the hand SQL's answer ("" unused)
     rows: int
-    compile_ms: float | None  # median; None for the hand SQL
+    compile_ms: float | None  # median CPU of the compiling thread; None for the hand SQL
     run_ms: float  # median end to end: compile (if any), execute, Arrow to pandas
     sql_chars: int
     peak_rss_mb: float | None = None  # a fresh process running this query alone
@@ -45,6 +47,7 @@ class SystemResult:
     # Median CPU time of this process (every DuckDB thread included) over the same runs:
     # on a shared machine it moves far less than the wall time does.
     cpu_ms: float | None = None
+    compile_wall_ms: float | None = None  # median wall time of the same compiles
 
     @property
     def correct(self) -> bool:
@@ -143,7 +146,16 @@ def measure(
     engine = open_engine(db)
     layer = sidemantic_layer()
     try:
-        results = tuple(_question(engine, layer, q, compile_repeat, run_repeat) for q in questions)
+        # Before any SQL runs, every question and system in turn (bench/compile_timing.py).
+        calls: dict = {}
+        for q in questions:
+            calls["strata", q.name] = partial(
+                lambda q: compile_request(q.logical_sql, engine.model, engine.session()), q
+            )
+            if layer is not None:
+                calls["sidemantic", q.name] = partial(lambda q: layer.compile(**q.sidemantic), q)
+        compiles = compile_times(calls, compile_repeat)
+        results = tuple(_question(engine, layer, q, compiles, run_repeat) for q in questions)
     finally:
         engine.close()
     return ScaleResult(scale, compile_repeat, run_repeat, results, _versions(layer))
@@ -162,7 +174,7 @@ def _question(
     engine: Engine,
     layer: object | None,
     q: TpchQuestion,
-    compile_repeat: int,
+    compiles: dict,
     run_repeat: int,
 ) -> TpchQuestionResult:
     compiled = compile_request(q.logical_sql, engine.model, engine.session())
@@ -177,9 +189,6 @@ def _question(
 
     def strata_cached() -> object:
         return engine.query(q.logical_sql).df
-
-    def strata_compile() -> object:
-        return compile_request(q.logical_sql, engine.model, engine.session())
 
     runners: dict[str, Callable[[], object]] = {
         "hand": hand,
@@ -196,14 +205,6 @@ def _question(
         runners["sidemantic"] = sidemantic_run
 
     answers = {name: run() for name, run in runners.items()}  # also the warm-up
-    compile_ms = {
-        "strata": _median_ms(strata_compile, compile_repeat),
-        **(
-            {"sidemantic": _median_ms(lambda: layer.compile(**q.sidemantic), compile_repeat)}
-            if layer is not None
-            else {}
-        ),
-    }
     # Interleaved, so drift (DuckDB's caches, a noisy neighbour) touches every side alike.
     samples: dict[str, list[float]] = {name: [] for name in runners}
     cpu: dict[str, list[float]] = {name: [] for name in runners}
@@ -226,24 +227,17 @@ def _question(
                 system=name,
                 difference=first_difference(answer, answers["hand"], q.ordered),
                 rows=len(answer),
-                compile_ms=compile_ms.get(name),
+                compile_ms=compiles[name, q.name].cpu_ms if (name, q.name) in compiles else None,
                 run_ms=run_ms[name],
                 sql_chars=len(" ".join(sql[name].split())),
                 cached_ms=run_ms["strata cached"] if name == "strata" else None,
                 cpu_ms=cpu_ms[name],
+                compile_wall_ms=(
+                    compiles[name, q.name].wall_ms if (name, q.name) in compiles else None
+                ),
             )
         )
     return TpchQuestionResult(q.name, tuple(systems))
-
-
-def _median_ms(call: Callable[[], object], repeat: int) -> float:
-    call()  # untimed: lazy imports and first-use caches
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def peak_rss_mb(db: Path, question: str, system: str) -> float:

@@ -12,6 +12,7 @@ from engine.plan import Candidate, plan
 from engine.resolve import resolve
 from engine.route import Route, routes
 from engine.session import Session
+from engine.topn import rank_first
 from semantic.model import Model
 
 
@@ -56,7 +57,7 @@ def compile_request(
     try:
         resolved = resolve(request, model, session)
         t2 = clock()
-        planned = plan(resolved, model, navigate, dense)
+        planned = rank_first(plan(resolved, model, navigate, dense), model)
         t3 = clock()
         query = generate(planned, model, dialect or model.database(planned.database).dialect)
         t4 = clock()

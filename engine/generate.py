@@ -103,6 +103,8 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     """The sqlglot tree of `plan`, before it is written for a dialect."""
     # Nodes are assembled directly: sqlglot's builder methods copy the whole tree on every
     # call, which made generation the slowest stage by far.
+    if plan.top is not None:
+        return _safe_division(_ranked(plan, model))
     request = plan.request
     grain = [request.outputs[i].expr for i in plan.grain]
     measure_columns: dict = {}  # logical measure -> stitched column; a special's under its SQL
@@ -243,6 +245,112 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
     if request.request.offset is not None:
         outer.set("offset", exp.Offset(expression=exp.Literal.number(request.request.offset)))
     return _safe_division(outer)
+
+
+def _ranked(plan: QueryPlan, model: Model) -> exp.Select:
+    """Rank first, then look names up (engine/topn.py): the fact grouped by the foreign key,
+    sorted and cut to the request's rows, then joined to the dimension for those rows only.
+
+    The ranking sorts by the request's order and then by the key, so that ties at the N-th
+    place always keep the members with the lowest keys, on every engine; the lookup sorts
+    the same way by the dimension's own columns (equal to the key, the join never fails).
+    """
+    top = plan.top
+    request = plan.request
+    fact = plan.facts[0]
+    guard = _guard(fact, model)
+    many = top.hop.join.many
+    keys = [exp.column(c, many) for c in top.hop.join.many_columns]
+    aggregates = [_aggregate(m, fact.source.base, model) for m in fact.measures]
+    in_rank = {m.ref: aggregates[j] for j, m in enumerate(fact.measures)}
+    rank_keys = {i: keys[p] for i, p in top.keys}
+    rank = exp.Select(
+        expressions=[
+            *(_alias(k, f"k{p}") for p, k in enumerate(keys)),
+            *(_alias(m, f"m{j}") for j, m in enumerate(aggregates)),
+        ],
+        from_=exp.From(this=_base_table(fact, model)),
+        joins=[
+            exp.Join(
+                this=_table(s.table, model),
+                on=_join_condition(s.join, model),
+                side=None if _inner(s) else "LEFT",
+            )
+            for s in top.rank_joins
+        ],
+        group=exp.Group(expressions=[k.copy() for k in keys]),
+    )
+    if fact.filters:
+        rank.set("where", _where(_condition(c, fact, model, guard) for c in fact.filters))
+    if request.measure_filters:
+        rank.set(
+            "having",
+            exp.Having(
+                this=exp.and_(
+                    *(_outer(c, in_rank, model) for c in request.measure_filters), copy=False
+                )
+            ),
+        )
+    rank.set(
+        "order",
+        _top_order(
+            request, rank_keys, lambda o: _outer(request.outputs[o.output].expr, in_rank, model)
+        ),
+    )
+    rank.set("limit", exp.Limit(expression=exp.Literal.number(request.request.limit)))
+    if request.request.offset is not None:
+        rank.set("offset", exp.Offset(expression=exp.Literal.number(request.request.offset)))
+    dimension = top.hop.table
+    on = exp.and_(
+        *(
+            exp.EQ(this=exp.column(c, dimension), expression=exp.column(f"k{p}", "f0"))
+            for p, c in enumerate(top.hop.join.one_columns)
+        ),
+        copy=False,
+    )
+    joins = [exp.Join(this=_table(dimension, model), on=on, side="LEFT")]
+    # LEFT: a lookup never removes a ranked row, and many-to-one joins never repeat one.
+    joins += [
+        exp.Join(this=_table(s.table, model), on=_join_condition(s.join, model), side="LEFT")
+        for s in top.lookup_joins
+    ]
+    in_outer = {m.ref: exp.column(f"m{j}", "f0") for j, m in enumerate(fact.measures)}
+    values = [
+        _outer(o.expr, in_outer, model) if o.is_measure else _physical(o.expr, model)
+        for o in request.outputs
+    ]
+    lookup_keys = {i: values[i] for i, _ in top.keys}
+    outer = exp.Select(
+        expressions=[
+            _alias(v, o.name) for v, o in zip(values, request.outputs, strict=True) if not o.hidden
+        ],
+        from_=exp.From(
+            this=exp.Subquery(this=rank, alias=exp.TableAlias(this=exp.to_identifier("f0")))
+        ),
+        joins=joins,
+    )
+    outer.set("order", _top_order(request, lookup_keys, lambda o: values[o.output]))
+    return outer
+
+
+def _top_order(request, keys: dict, measure) -> exp.Order:
+    """The request's order with the dimension's key after it, over `keys` (output index ->
+    key expression) and `measure` (an ordering of a measure -> its expression)."""
+    items = [
+        exp.Ordered(
+            this=(measure(o) if request.outputs[o.output].is_measure else keys[o.output]).copy(),
+            desc=o.desc,
+            nulls_first=o.nulls_first,
+        )
+        for o in request.order_by
+    ]
+    ordered = {o.output for o in request.order_by}
+    items += [
+        exp.Ordered(this=k.copy(), desc=False, nulls_first=False)
+        for i, k in keys.items()
+        if i not in ordered
+    ]
+    return exp.Order(expressions=items)
 
 
 def _alias(tree: exp.Expression, name: str) -> exp.Alias:

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ["STRATA_DATA"] = tempfile.mkdtemp(prefix="strata-test-")
 os.environ.pop("STRATA_STORE_URL", None)
 TINY = ROOT / "tests" / "models" / "tiny"
+TOPN = ROOT / "tests" / "models" / "topn"
 DEMO_CUSTOMERS = 3_000
 
 
@@ -37,6 +38,23 @@ def tiny_db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny(tiny_db) -> Engine:
     engine = Engine.open(TINY)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def topn_db(tmp_path_factory) -> Path:
+    """tests/models/topn's DuckDB file: top-N rankings with a tie (tests/test_topn.py)."""
+    path = tmp_path_factory.mktemp("topn") / "topn.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute((TOPN / "data.sql").read_text())
+    os.environ["TOPN_DB"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def topn(topn_db) -> Engine:
+    engine = Engine.open(TOPN)
     yield engine
     engine.close()
 

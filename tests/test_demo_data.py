@@ -210,6 +210,15 @@ def test_invoices_fall_only_in_the_24_reference_periods(con):
     assert periods == expected  # 2024-11-01 .. 2026-10-01
 
 
+def test_every_invoice_is_billed_to_a_customer_in_the_table(con):
+    # models/demo/physical.yaml declares `assume_integrity` on invoice -> customer on this.
+    offenders = """
+        SELECT count(*) FROM invoice i
+        WHERE i.customer_id IS NULL
+           OR NOT EXISTS (SELECT 1 FROM customer c WHERE c.customer_id = i.customer_id)"""
+    assert one(con, offenders) == 0
+
+
 def test_no_invoice_before_the_month_the_customer_joined(con):
     offenders = """
         SELECT count(*) FROM invoice i JOIN customer c USING (customer_id)

@@ -76,22 +76,32 @@ def test_top_customers_are_grouped_once_not_by_order_first(tpch):
     question = next(q for q in TPCH_QUESTIONS if q.name == "top-10-customers")
     planned = plan(resolve(parse(question.logical_sql), tpch.model, tpch.session()), tpch.model)
     assert [(f.table, f.preaggregate) for f in planned.facts] == [("Line Items", ())]
-    by_region = next(q for q in TPCH_QUESTIONS if q.name == "revenue-by-region-year")
-    planned = plan(resolve(parse(by_region.logical_sql), tpch.model, tpch.session()), tpch.model)
-    assert [(f.table, f.preaggregate) for f in planned.facts] == [("Line Items", ("l_orderkey",))]
 
 
-def test_a_key_one_join_away_keeps_the_preaggregation_by_that_key():
-    # The demo's top customers by billed amount: invoices summed by customer first, which is
-    # already the grain's key (no data needed: this is the plan only).
+def test_facts_joined_only_inner_are_not_summed_by_their_first_key_unless_counted_distinct(
+    tpch,
+):
+    # Every TPC-H join declares integrity, so the database may build the dimension joins
+    # once and probe them with the line items; summing them by order first adds a grouping
+    # of 1.5 M orders (SF 1). A count distinct still drops its duplicates early that way.
+    def preaggregates(name: str) -> list:
+        question = next(q for q in TPCH_QUESTIONS if q.name == name)
+        request = resolve(parse(question.logical_sql), tpch.model, tpch.session())
+        return [(f.table, f.preaggregate) for f in plan(request, tpch.model).facts]
+
+    assert preaggregates("revenue-by-region-year") == [("Line Items", ())]
+    assert preaggregates("ordering-customers-by-segment") == [("Orders", ("o_custkey",))]
+
+
+def test_invoices_are_summed_by_customer_before_a_chain_of_left_joins():
+    # The demo's customer -> municipality -> area joins stay LEFT (no integrity declared),
+    # so the database applies them in order to every row: summing 22 invoices per customer
+    # first (by the invoice's own customer key) joins a twentieth of the rows. Plan only.
     from engine.session import SYSTEM
 
     model = load_model("models/demo")
-    request = (
-        'SELECT "Customer"."Customer Id", "Customer"."Customer Name", "Facts"."Billed Amount" '
-        'FROM "Billing" ORDER BY "Facts"."Billed Amount" DESC FETCH FIRST 10 ROWS ONLY'
-    )
-    planned = plan(resolve(parse(request), model, SYSTEM), model)
+    request = 'SELECT "Customer"."Distribution Area", "Facts"."Billed Amount" FROM "Billing"'
+    planned = plan(resolve(parse(request), model, SYSTEM), model, navigate=False)
     assert [(f.source.base, f.preaggregate) for f in planned.facts] == [
         ("invoice", ("customer_id",))
     ]
@@ -99,21 +109,34 @@ def test_a_key_one_join_away_keeps_the_preaggregation_by_that_key():
 
 def test_joins_declared_with_integrity_are_inner_and_undeclared_ones_stay_left(tpch):
     # TPC-H's model declares every join `assume_integrity: true` (its keys are NOT NULL and
-    # always found); the demo's declare nothing, so a dangling key stays a NULL member.
+    # always found); the demo's customer-to-tariff join declares nothing, so a dangling key
+    # stays a NULL member.
     question = next(q for q in TPCH_QUESTIONS if q.name == "revenue-by-region-year")
     sql = compile_request(question.logical_sql, tpch.model, tpch.session()).query.sql
     assert sql.count(" JOIN ") == 4 and "LEFT JOIN" not in sql
-    # Except where the grain holds a key two joins away (top customers): DuckDB aggregates
-    # below the customer join only when every join is LEFT.
+    # Except where the grain holds a key two joins away: DuckDB aggregates below the
+    # customer join only when every join is LEFT (customers by revenue, without a LIMIT).
     top = next(q for q in TPCH_QUESTIONS if q.name == "top-10-customers")
-    top_sql = compile_request(top.logical_sql, tpch.model, tpch.session()).query.sql
-    assert top_sql.count("LEFT JOIN") == 2
+    by_customer = top.logical_sql.split("ORDER BY")[0]
+    by_customer_sql = compile_request(by_customer, tpch.model, tpch.session()).query.sql
+    assert by_customer_sql.count("LEFT JOIN") == 2
     from engine.session import SYSTEM
 
     demo = load_model("models/demo")
     request = 'SELECT "Customer"."Customer Type", "Facts"."Billed Amount" FROM "Billing"'
     demo_sql = compile_request(request, demo, SYSTEM).query.sql
-    assert 'LEFT JOIN "customer"' in demo_sql
+    assert 'LEFT JOIN "customer"' not in demo_sql and 'JOIN "customer"' in demo_sql
+    request = 'SELECT "Customer"."Tariff Group", "Facts"."# Billed Customers" FROM "Billing"'
+    demo_sql = compile_request(request, demo, SYSTEM).query.sql
+    assert 'LEFT JOIN "tariff_group"' in demo_sql
+
+
+def test_top_customers_rank_line_items_by_the_orders_customer_key_before_the_lookup(tpch):
+    # As the hand SQL does: lineitem JOIN orders, GROUP BY o_custkey, LIMIT, then customer.
+    top = next(q for q in TPCH_QUESTIONS if q.name == "top-10-customers")
+    sql = compile_request(top.logical_sql, tpch.model, tpch.session()).query.sql
+    assert sql.index('GROUP BY "orders"."o_custkey"') < sql.index("LIMIT 10")
+    assert sql.index("LIMIT 10") < sql.index('LEFT JOIN "customer"')
 
 
 def test_two_fact_question_reads_each_fact_once_and_stitches_with_hash_joins(tpch):
