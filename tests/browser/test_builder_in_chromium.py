@@ -56,10 +56,24 @@ def tick(page, column: str) -> None:
 
 def pick(page, label: str, option: str, nth: int = -1) -> None:
     """Choose `option` in the `nth` selectbox or multiselect labelled `label`."""
-    box = page.get_by_label(label, exact=True).nth(nth)
-    box.click()
-    box.fill(option)
-    page.get_by_role("option", name=option, exact=True).first.click()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # idle() can look before the rerun of the previous choice has started; that rerun then
+    # redraws the box under the typing and its list closes (CI saw it under load). Typing
+    # again into the redrawn box is what a person would do; the last try waits the longest.
+    for wait_ms in (20_000, 20_000, 90_000):
+        box = page.get_by_label(label, exact=True).nth(nth)
+        box.click()
+        box.fill(option)
+        try:
+            page.get_by_role("option", name=option, exact=True).first.click(timeout=wait_ms)
+        except PlaywrightTimeout:
+            if wait_ms == 90_000:
+                raise
+            page.keyboard.press("Escape")
+            idle(page)
+            continue
+        break
     idle(page)
 
 
