@@ -19,7 +19,7 @@ from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 from customers.errors import CustomerError
 from customers.hub import Hub
-from customers.linkage import COMPARED, prediction_rules, train
+from customers.linkage import COMPARED, blocked_pairs_sql, prediction_rules, train
 
 DEFAULT_FLOOR = 0.3  # pairs below this probability are not kept: never a duplicate to review
 
@@ -77,6 +77,8 @@ def find_duplicates(hub: Hub, floor: float = DEFAULT_FLOOR, with_coverage: bool 
     linker = train(db_api, "records", present)
     seconds.append(("train", time.perf_counter() - clock))
     clock = time.perf_counter()
+    con.execute(f"CREATE TABLE blocked_pairs AS {blocked_pairs_sql('records', present)}")
+    linker.table_management.register_blocked_pairs_for_predict(db_api.register("blocked_pairs"))
     predictions = linker.inference.predict(threshold_match_probability=floor)
     pairs = con.sql(_pairs_sql(predictions.physical_name, present, con)).to_arrow_table()
     seconds.append(("predict", time.perf_counter() - clock))
@@ -145,11 +147,12 @@ def _pairs_sql(table: str, present: list[str], con: duckdb.DuckDBPyConnection) -
         # review screen's waterfall shows per field.
         tf = f" + COALESCE(mw_tf_adj_{name}, 0)" if f"mw_tf_adj_{name}" in columns else ""
         weights.append(f"mw_{name}{tf}")
-    names = ", ".join(f"'{n}'" for n in present)
+    # A list in the order of the model's comparisons (`present`), which the run's model_json
+    # keeps: naming the fields on every one of millions of pairs cost more than scoring them.
     return (
         "SELECT LEAST(record_id_l, record_id_r) AS record_id_l,"
         " GREATEST(record_id_l, record_id_r) AS record_id_r, match_probability, match_weight,"
-        f' MAP([{names}], [{", ".join(weights)}]) AS field_weights FROM "{table}"'
+        f' [{", ".join(weights)}] AS field_weights FROM "{table}"'
     )
 
 

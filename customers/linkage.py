@@ -12,6 +12,7 @@ that no record has cannot be trained, so it is left out rather than guessed.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,26 +66,102 @@ def comparisons(present: Sequence[str]) -> list:
     return [_comparison(name) for name in COMPARED if name in present]
 
 
+# Blocking keys: a pair is scored when one rule's expressions are equal on both sides (all of
+# them non-NULL). Each rule was counted on 1 M synthetic people (pairs it adds, true pairs it
+# adds) before it was kept; see docs/decisions.md. Names alone (6.4 M more pairs at 1 M
+# people, 0.6 % of the true pairs) and birth date alone (11.7 M, 0.4 %) were dropped for the
+# birth date with a name's initial, names with the birth year or day, and the phone.
+BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
+    ("phone",),
+    ("email",),
+    ("first_name", "last_name", "substr(date_of_birth, 1, 4)"),
+    ("first_name", "last_name", "substr(date_of_birth, 6)"),
+    ("last_name", "date_of_birth"),
+    ("first_name", "date_of_birth"),
+    ("date_of_birth", "substr(first_name, 1, 1)"),
+    ("date_of_birth", "substr(last_name, 1, 1)"),
+    ("postal_code", "last_name"),
+    # Not postal code + house number, nor street + house number: with most people at low
+    # house numbers they proposed 112 M and 51 M pairs among 1 M synthetic people.
+    ("postal_code", "street"),
+    ("first_name", "city"),
+    # Birth date with a piece of the address: both names changed (FEBRL3 has many such),
+    # without the 11.7 M pairs of the birth date alone. Not with the house number: 2.3 M
+    # pairs at 1 M people for 18 true pairs in FEBRL3.
+    ("date_of_birth", "postal_code"),
+    ("date_of_birth", "city"),
+    ("date_of_birth", "street"),
+)
+# Given and family name swapped between two systems: a common entry mistake. The left
+# record's expressions are compared with the right one's swapped.
+SWAPPED_NAMES = (("first_name", "last_name"), ("last_name", "first_name"))
+
+
+def key_columns(expressions: Sequence[str]) -> list[str]:
+    """The compared attributes that blocking expressions read.
+
+    >>> key_columns(("first_name", "substr(date_of_birth, 1, 4)"))
+    ['first_name', 'date_of_birth']
+    """
+    return [c for c in COMPARED if any(re.search(rf"\b{c}\b", e) for e in expressions)]
+
+
+def blocking_keys(present: Sequence[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The rules whose attributes are `present`, each as (left expressions, right ones).
+
+    >>> blocking_keys(("phone", "email"))
+    [(('phone',), ('phone',)), (('email',), ('email',))]
+    """
+    keys = [(rule, rule) for rule in BLOCKING_KEYS if set(key_columns(rule)) <= set(present)]
+    if {"first_name", "last_name"} <= set(present):
+        keys.append(SWAPPED_NAMES)
+    return keys
+
+
+def blocked_pairs_sql(table: str, present: Sequence[str]) -> str:
+    """The pairs the blocking rules propose, each once, as Splink's predict reads them
+    (match_key: the first rule that proposes the pair; join keys: the two record ids).
+
+    Splink joins once per rule and drops the pairs of earlier rules with a NOT of all their
+    conditions, so the last rule's join evaluates fourteen others on every pair it makes;
+    among 1 M people that blocking cost more CPU than scoring the pairs. Here each rule is
+    a plain equi-join and the union is made distinct by grouping on the two ids.
+
+    >>> blocked_pairs_sql("records", ("email",)).split(" ON ")[1]
+    'l.record_id < r.record_id AND l."email" = r."email") GROUP BY join_key_l, join_key_r'
+    """
+    joins = []
+    for number, (left, right) in enumerate(blocking_keys(present)):
+        equal = " AND ".join(
+            f"{_on_side(a, 'l')} = {_on_side(b, 'r')}" for a, b in zip(left, right, strict=True)
+        )
+        joins.append(
+            f"SELECT {number} AS match_key, l.record_id AS join_key_l, r.record_id AS join_key_r"
+            f" FROM {table} AS l JOIN {table} AS r ON l.record_id < r.record_id AND {equal}"
+        )
+    return (
+        "SELECT CAST(MIN(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r FROM ("
+        + " UNION ALL ".join(joins)
+        + ") GROUP BY join_key_l, join_key_r"
+    )
+
+
+def _on_side(expression: str, side: str) -> str:
+    for column in key_columns((expression,)):
+        expression = re.sub(rf"\b{column}\b", f'{side}."{column}"', expression)
+    return expression
+
+
 def prediction_rules(present: Sequence[str]) -> list:
     """Blocking rules for prediction: a pair is scored if any rule proposes it."""
-    candidates = (
-        ("first_name", "last_name"),
-        ("last_name", "date_of_birth"),
-        ("first_name", "date_of_birth"),
-        ("email",),
-        ("phone",),
-        ("postal_code", "last_name"),
-        # Not postal code + house number, nor street + house number: with most people at
-        # low house numbers they proposed 112 M and 51 M pairs among 1 M synthetic people.
-        ("postal_code", "street"),
-        ("first_name", "city"),
-        ("last_name", "city"),
-        ("date_of_birth",),
-    )
-    rules: list = [block_on(*rule) for rule in candidates if all(c in present for c in rule)]
-    if "first_name" in present and "last_name" in present:
-        # Given and family name swapped between two systems: a common entry mistake.
-        rules.append('l."first_name" = r."last_name" AND l."last_name" = r."first_name"')
+    rules: list = []
+    for left, right in blocking_keys(present):
+        if left == right:
+            rules.append(block_on(*left))
+        else:
+            rules.append(
+                " AND ".join(f'l."{a}" = r."{b}"' for a, b in zip(left, right, strict=True))
+            )
     return rules
 
 

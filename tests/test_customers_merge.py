@@ -121,12 +121,15 @@ def test_merging_records_of_one_entity_or_unknown_records_is_refused(hub):
 
 def _hand_run(hub):
     now = datetime.now(UTC)
-    hub.con.execute("INSERT INTO match_run VALUES (1, $t, 4, 3, '{}', '[]')", {"t": now})
+    # The run's model names the compared fields, in the order of each pair's weights.
+    model = '{"comparisons": [{"output_column_name": "first_name"},'
+    model += ' {"output_column_name": "last_name"}]}'
+    hub.con.execute("INSERT INTO match_run VALUES (1, $t, 4, 3, $m, '[]')", {"t": now, "m": model})
     hub.con.execute(
         "INSERT INTO match_pair VALUES"
-        " (1, 1, 3, 0.97, 5.0, MAP(['first_name', 'last_name'], [3.5, 1.5])),"
-        " (1, 1, 4, 0.55, 0.3, MAP(['first_name', 'last_name'], [-2.0, 2.3])),"
-        " (1, 2, 3, 0.80, 2.0, MAP(['first_name', 'last_name'], [-4.0, 6.0]))"
+        " (1, 1, 3, 0.97, 5.0, [3.5, 1.5]),"
+        " (1, 1, 4, 0.55, 0.3, [-2.0, 2.3]),"
+        " (1, 2, 3, 0.80, 2.0, [-4.0, 6.0])"
     )
 
 
