@@ -19,7 +19,7 @@ from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 from customers.errors import CustomerError
 from customers.hub import Hub
-from customers.linkage import COMPARED, blocked_pairs_sql, prediction_rules, train
+from customers.linkage import COMPARED, blocked_pairs_sql, compared, prediction_rules, train
 
 DEFAULT_FLOOR = 0.3  # pairs below this probability are not kept: never a duplicate to review
 
@@ -37,7 +37,7 @@ class MatchRun:
     records: int
     pairs: int  # scored pairs kept (match probability >= floor)
     coverage: tuple[RuleCoverage, ...]
-    attributes: tuple[str, ...]  # the attributes compared (those the records fill)
+    attributes: tuple[str, ...]  # the attributes compared (of those the records fill)
     seconds: tuple[tuple[str, float], ...]  # (phase, wall seconds)
 
 
@@ -80,13 +80,18 @@ def find_duplicates(hub: Hub, floor: float = DEFAULT_FLOOR, with_coverage: bool 
     con.execute(f"CREATE TABLE blocked_pairs AS {blocked_pairs_sql('records', present)}")
     linker.table_management.register_blocked_pairs_for_predict(db_api.register("blocked_pairs"))
     predictions = linker.inference.predict(threshold_match_probability=floor)
-    pairs = con.sql(_pairs_sql(predictions.physical_name, present, con)).to_arrow_table()
+    pairs = con.sql(_pairs_sql(predictions.physical_name, compared(present), con)).to_arrow_table()
     seconds.append(("predict", time.perf_counter() - clock))
     model = json.dumps(linker.misc.save_model_to_json())
     con.close()
     run_id = _store(hub, records.num_rows, pairs, model, coverage)
     return MatchRun(
-        run_id, records.num_rows, pairs.num_rows, coverage, tuple(present), tuple(seconds)
+        run_id,
+        records.num_rows,
+        pairs.num_rows,
+        coverage,
+        tuple(compared(present)),
+        tuple(seconds),
     )
 
 
@@ -139,15 +144,15 @@ def _coverage(db_api: DuckDBAPI, present: list[str]) -> tuple[RuleCoverage, ...]
     )
 
 
-def _pairs_sql(table: str, present: list[str], con: duckdb.DuckDBPyConnection) -> str:
+def _pairs_sql(table: str, attributes: list[str], con: duckdb.DuckDBPyConnection) -> str:
     columns = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
     weights = []
-    for name in present:
+    for name in attributes:
         # A field's weight plus its term-frequency adjustment when Splink made one: what the
         # review screen's waterfall shows per field.
         tf = f" + COALESCE(mw_tf_adj_{name}, 0)" if f"mw_tf_adj_{name}" in columns else ""
         weights.append(f"mw_{name}{tf}")
-    # A list in the order of the model's comparisons (`present`), which the run's model_json
+    # A list in the order of the model's comparisons (`attributes`), which the run's model_json
     # keeps: naming the fields on every one of millions of pairs cost more than scoring them.
     return (
         "SELECT LEAST(record_id_l, record_id_r) AS record_id_l,"

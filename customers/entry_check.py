@@ -32,7 +32,7 @@ from splink.internals.term_frequencies import _join_tf_to_input_table_sql
 from customers.cluster import latest_run
 from customers.dedupe import normalised_records_sql
 from customers.hub import Hub
-from customers.linkage import COMPARED, blocking_keys, prediction_rules
+from customers.linkage import COMPARED, blocking_keys, key_columns, prediction_rules
 
 LIKELY = 0.9  # at or above: a likely duplicate, held for review instead of becoming a customer
 
@@ -117,7 +117,8 @@ class EntryChecker:
     linker: Linker
     db_api: DuckDBAPI
     existing: Any  # Splink's registered registry table
-    attributes: tuple[str, ...]
+    attributes: tuple[str, ...]  # compared by the model, in its order
+    columns: tuple[str, ...]  # read from a new record: compared or blocked on
     entities: dict[int, int]
     # None: score with Splink's predict_between against the whole registry (the reference
     # the index is tested against, and the way for a model whose rules it cannot index).
@@ -130,7 +131,7 @@ class EntryChecker:
         as `normalised_records_sql` gives them) likely duplicates, best first per record."""
         if new.num_rows == 0:
             return ()
-        new = new.select(["record_id", *self.attributes])
+        new = new.select(["record_id", *self.columns])
         con = self.db_api.duckdb_con
         if self.index is None:
             number = next(self._names)
@@ -246,23 +247,26 @@ def entry_checker(hub: Hub, run_id: int | None = None) -> EntryChecker:
     attributes = tuple(
         c["output_column_name"] for c in model["comparisons"] if c["output_column_name"] in COMPARED
     )
+    rules = model["blocking_rules_to_generate_predictions"]
+    blocked = key_columns([r["blocking_rule"] if isinstance(r, dict) else r for r in rules])
+    columns = tuple(c for c in COMPARED if c in attributes or c in blocked)
     # Scoring needs the registry's term frequencies for every column the model adjusts by
     # them (names, e-mail): computed once here, that is what makes the checker warm.
     for name in _adjusted(linker):
         linker.table_management.compute_tf_table(name)
-    index = _index(con, records, attributes, model["blocking_rules_to_generate_predictions"])
-    return EntryChecker(linker, db_api, existing, attributes, entities, index)
+    index = _index(con, records.select(["record_id", *columns]), columns, rules)
+    return EntryChecker(linker, db_api, existing, attributes, columns, entities, index)
 
 
 def _index(
-    con: duckdb.DuckDBPyConnection, records: pa.Table, attributes: tuple[str, ...], model_rules
+    con: duckdb.DuckDBPyConnection, records: pa.Table, columns: tuple[str, ...], model_rules
 ) -> BlockingIndex | None:
     """The blocking index of the registry `records`, or None when the model's rules are not
     the ones `linkage.blocking_keys` describes (a model saved by another version)."""
-    keys = blocking_keys(attributes)
+    keys = blocking_keys(columns)
     ours = [
         r if isinstance(r, str) else r.get_blocking_rule("duckdb").blocking_rule_sql
-        for r in prediction_rules(attributes)
+        for r in prediction_rules(columns)
     ]
     theirs = [r["blocking_rule"] if isinstance(r, dict) else r for r in model_rules]
     if ours != theirs:

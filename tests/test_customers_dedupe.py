@@ -83,6 +83,8 @@ def test_blocking_coverage_counts_each_rules_new_pairs_and_their_running_total(f
         same("date_of_birth", "postal_code"),
         same("date_of_birth", "city"),
         same("date_of_birth", "street"),
+        same("street", "last_name"),
+        same("street", "city"),
         f"{v('l', 'first_name')} = {v('r', 'last_name')}"
         f" AND {v('l', 'last_name')} = {v('r', 'first_name')}",
     ]
