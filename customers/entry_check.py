@@ -32,7 +32,13 @@ from splink.internals.term_frequencies import _join_tf_to_input_table_sql
 from customers.cluster import latest_run
 from customers.dedupe import normalised_records_sql
 from customers.hub import Hub
-from customers.linkage import COMPARED, blocking_keys, key_columns, prediction_rules
+from customers.linkage import (
+    COMPARED,
+    blocking_keys,
+    key_columns,
+    key_hash_sql,
+    prediction_rules,
+)
 
 LIKELY = 0.9  # at or above: a likely duplicate, held for review instead of becoming a customer
 
@@ -62,7 +68,7 @@ class BlockingIndex:
         try:
             new_hashes = con.sql(
                 "SELECT "
-                + ", ".join(_hash(left, f"h{i}") for i, (left, _) in enumerate(self.rules))
+                + ", ".join(key_hash_sql(left, f"h{i}") for i, (left, _) in enumerate(self.rules))
                 + " FROM entry_keys"
             ).fetchnumpy()
         finally:
@@ -103,13 +109,6 @@ class BlockingIndex:
             }
         )
         return pairs, candidates
-
-
-def _hash(expressions: tuple[str, ...], name: str) -> str:
-    # NULL when any key is NULL: Splink's equality on it is not true either.
-    keys = [f"CAST({e} AS VARCHAR)" for e in expressions]
-    nulls = " OR ".join(f"{k} IS NULL" for k in keys)
-    return f"CASE WHEN {nulls} THEN NULL ELSE hash({', '.join(keys)}) END AS {name}"
 
 
 @dataclass(frozen=True)
@@ -278,7 +277,7 @@ def _index(
     try:
         for _, right in keys:
             found = con.sql(
-                f"SELECT h, entry_position FROM (SELECT {_hash(right, 'h')}, entry_position"
+                f"SELECT h, entry_position FROM (SELECT {key_hash_sql(right, 'h')}, entry_position"
                 " FROM entry_registry) WHERE h IS NOT NULL ORDER BY h"
             ).fetchnumpy()
             hashes.append(np.asarray(found["h"], dtype=np.uint64))
