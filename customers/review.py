@@ -76,6 +76,8 @@ def review_queue(
     names = run_attributes(hub, clusters.run_id)
     by_cluster: dict[int, list[ReviewPair]] = {}
     for cluster_id, left, right, probability, weight, fields in rows:
+        if isinstance(fields, dict):  # a hub not yet converted (opened read-only): a MAP
+            fields = list(fields.values())
         weights = tuple(zip(names, fields or (), strict=False))
         by_cluster.setdefault(cluster_id, []).append(
             ReviewPair(left, right, probability, weight, weights)

@@ -145,6 +145,28 @@ def test_review_queue_puts_the_most_uncertain_cluster_first_with_field_weights(h
     assert dict(weakest.field_weights) == {"first_name": -2.0, "last_name": 2.3}
 
 
+def test_a_hub_that_kept_field_weights_as_a_map_is_converted_when_opened(hub):
+    _hand_run(hub)
+    # The shape hubs had before: a MAP per pair and a primary key.
+    hub.con.execute("DROP TABLE match_pair")
+    hub.con.execute(
+        "CREATE TABLE match_pair (run_id BIGINT NOT NULL, record_id_l BIGINT NOT NULL,"
+        " record_id_r BIGINT NOT NULL, match_probability DOUBLE NOT NULL,"
+        " match_weight DOUBLE NOT NULL, field_weights MAP(VARCHAR, DOUBLE),"
+        " PRIMARY KEY (run_id, record_id_l, record_id_r))"
+    )
+    hub.con.execute(
+        "INSERT INTO match_pair VALUES"
+        " (1, 1, 4, 0.55, 0.3, MAP(['first_name', 'last_name'], [-2.0, 2.3]))"
+    )
+    hub.close()
+    with open_hub(hub.path) as reopened:
+        [(weights,)] = reopened.con.sql("SELECT field_weights FROM match_pair").fetchall()
+        [item] = review_queue(reopened, threshold=0.5)
+    assert weights == [-2.0, 2.3]
+    assert dict(item.pairs[0].field_weights) == {"first_name": -2.0, "last_name": 2.3}
+
+
 def test_a_decision_removes_the_cluster_from_the_queue(hub):
     _hand_run(hub)
     [item] = review_queue(hub, threshold=0.9)
