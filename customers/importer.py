@@ -54,7 +54,8 @@ ROW_GROUP = 122_880
 CHUNK_ROWS = 2 * ROW_GROUP
 # ... and at most about this many bytes of CSV, so that wide rows keep memory bounded too.
 CHUNK_BYTES = 64 << 20
-IMPORT_MEMORY = "512MB"  # DuckDB's own memory during an import (buffers spill to disk beyond)
+CHECKPOINT_CHUNKS = 8
+IMPORT_MEMORY = "256MB"  # DuckDB's own memory during an import (buffers spill to disk beyond)
 _BLOCK = 1 << 22
 
 
@@ -108,9 +109,14 @@ def import_csv(
             size=_rows_per_chunk(utf8, chunk_rows),
         )
         with _bounded_memory(hub):
-            for chunk in _prefetched(chunks):
+            for number, chunk in enumerate(_prefetched(chunks), 1):
                 _commit_chunk(hub, batch_id, sql, chunk, checker, likely)
                 done += chunk.num_rows
+                if number % CHECKPOINT_CHUNKS == 0:
+                    # The primary keys' index stays in memory, whatever the limit, until a
+                    # checkpoint writes it out: 15 MB a million rows, so a big enough file
+                    # ran out of memory. A checkpoint every 2 M rows keeps it under 30 MB.
+                    hub.con.execute("CHECKPOINT")
                 if progress:
                     progress(done)
     hub.con.execute(
@@ -141,12 +147,32 @@ def _bounded_memory(hub: Hub) -> Iterator[None]:
     # DuckDB's default limit is 80 % of the machine's memory, and it keeps what it read and
     # wrote cached up to it: a 2 GB import held 7 GB. A chunk needs far less; the hub's
     # other work (duplicate detection) gets its own limit back afterwards.
-    [(before,)] = hub.con.execute("SELECT current_setting('memory_limit')").fetchall()
+    before = _memory_limit(hub)
+    hub.con.execute("RESET memory_limit")
+    default = _memory_limit(hub) == before
     hub.con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
     try:
         yield
     finally:
-        hub.con.execute(f"SET memory_limit = '{before}'")
+        if default:
+            hub.con.execute("RESET memory_limit")
+        else:
+            hub.con.execute(f"SET memory_limit = '{_within(before)}'")
+
+
+def _memory_limit(hub: Hub) -> str:
+    return hub.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def _within(shown: str) -> str:
+    """A limit DuckDB shows as `shown` (cut to one decimal), to set it back within 0.05 of
+    its unit; it then shows the same again, so repeated imports do not shrink it.
+
+    >>> _within("2.7 GiB"), _within("512.0 MiB")
+    ('2.75 GiB', '512.05 MiB')
+    """
+    number, unit = shown.split()
+    return f"{float(number) + 0.05:g} {unit}"
 
 
 def _checked_utf8(path: Path, encoding: str, folder: Path) -> tuple[Path, tuple[int, ...]]:
