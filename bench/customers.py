@@ -74,7 +74,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--singles", type=int, default=20, help="entry checks of one record")
     parser.add_argument("--big-gb", type=float, default=2.0, help="size of the big import, GB")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-customers.md")
+    parser.add_argument(
+        "--import-only",
+        action="store_true",
+        help="time the imports only and print their figures; the report is not written",
+    )
     args = parser.parse_args(argv)
+    if args.import_only:
+        _imports_only(args)
+        return
     started = datetime.datetime.now(datetime.UTC)
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
@@ -125,6 +133,31 @@ def main(argv: list[str] | None = None) -> None:
     )
     args.out.write_text(text, encoding="utf-8")
     print(text)
+
+
+def _imports_only(args) -> None:
+    """The import figures alone, printed: for working on the import without a dedup run."""
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        csv_path = folder / "people.csv"
+        _write_csv(_people(args.people), csv_path)
+        load_start = os.getloadavg()[0]
+        with open_hub(folder / "hub.duckdb") as hub:
+            clock, cpu_clock = time.perf_counter(), time.process_time()
+            result = import_csv(hub, csv_path, MAPPING)
+            import_s, cpu_s = time.perf_counter() - clock, time.process_time() - cpu_clock
+        figures = {
+            "rows": result.rows_read,
+            "accepted": result.accepted,
+            "rejected": result.rejected,
+            "seconds": import_s,
+            "cpu_s": cpu_s,
+            "rows/s": result.rows_read / import_s,
+            "load": (load_start, os.getloadavg()[0]),
+        }
+        print(json.dumps(figures))
+        if args.big_gb > 0:
+            print(json.dumps(_big_import(folder, csv_path, args.big_gb)))
 
 
 def _people(n: int) -> pa.Table:

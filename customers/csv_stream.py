@@ -94,20 +94,19 @@ def stream_csv(
             keep = ~is_blank & (numbers > skip)
             if not keep.any():
                 continue
-            shape = np.where(
-                fields != width,
-                np.char.add(
-                    np.char.add("the row has ", fields.astype(str)),
-                    f" fields, the header has {width}",
-                ),
-                None,
-            ).astype(object)
-            saturated = fields == width + EXTRA
-            shape[saturated] = (
-                f"the row has at least {width + EXTRA} fields, the header has {width}"
-            )
-            mask = pa.array(keep)
-            columns = {n: pc.filter(batch.column(n), mask) for n in names[:width]}
+            # A reason for the few rows of the wrong shape only: most chunks have none.
+            shape = np.full(n, None, dtype=object)
+            for i in np.flatnonzero(fields != width):
+                shape[i] = (
+                    f"the row has at least {width + EXTRA} fields, the header has {width}"
+                    if fields[i] == width + EXTRA
+                    else f"the row has {fields[i]} fields, the header has {width}"
+                )
+            if keep.all():
+                columns = {n: batch.column(n) for n in names[:width]}
+            else:
+                mask = pa.array(keep)
+                columns = {n: pc.filter(batch.column(n), mask) for n in names[:width]}
             yield pa.table(
                 columns
                 | {

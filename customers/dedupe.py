@@ -15,11 +15,10 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 from splink import DuckDBAPI
-from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 from customers.errors import CustomerError
 from customers.hub import Hub
-from customers.linkage import COMPARED, prediction_rules, train
+from customers.linkage import COMPARED, blocked_pairs_sql, compared, prediction_rules, train
 
 DEFAULT_FLOOR = 0.3  # pairs below this probability are not kept: never a duplicate to review
 
@@ -37,7 +36,7 @@ class MatchRun:
     records: int
     pairs: int  # scored pairs kept (match probability >= floor)
     coverage: tuple[RuleCoverage, ...]
-    attributes: tuple[str, ...]  # the attributes compared (those the records fill)
+    attributes: tuple[str, ...]  # the attributes compared (of those the records fill)
     seconds: tuple[tuple[str, float], ...]  # (phase, wall seconds)
 
 
@@ -68,23 +67,26 @@ def find_duplicates(hub: Hub, floor: float = DEFAULT_FLOOR, with_coverage: bool 
     con.unregister("records_arrow")
     db_api = DuckDBAPI(con)
     seconds.append(("load", time.perf_counter() - clock))
-    coverage: tuple[RuleCoverage, ...] = ()
-    if with_coverage:
-        clock = time.perf_counter()
-        coverage = _coverage(db_api, present)
-        seconds.append(("coverage", time.perf_counter() - clock))
     clock = time.perf_counter()
     linker = train(db_api, "records", present)
     seconds.append(("train", time.perf_counter() - clock))
     clock = time.perf_counter()
+    con.execute(f"CREATE TABLE blocked_pairs AS {blocked_pairs_sql('records', present)}")
+    coverage = _coverage(con, present) if with_coverage else ()
+    linker.table_management.register_blocked_pairs_for_predict(db_api.register("blocked_pairs"))
     predictions = linker.inference.predict(threshold_match_probability=floor)
-    pairs = con.sql(_pairs_sql(predictions.physical_name, present, con)).to_arrow_table()
+    pairs = con.sql(_pairs_sql(predictions.physical_name, compared(present), con)).to_arrow_table()
     seconds.append(("predict", time.perf_counter() - clock))
     model = json.dumps(linker.misc.save_model_to_json())
     con.close()
     run_id = _store(hub, records.num_rows, pairs, model, coverage)
     return MatchRun(
-        run_id, records.num_rows, pairs.num_rows, coverage, tuple(present), tuple(seconds)
+        run_id,
+        records.num_rows,
+        pairs.num_rows,
+        coverage,
+        tuple(compared(present)),
+        tuple(seconds),
     )
 
 
@@ -118,38 +120,37 @@ def _present(records: pa.Table) -> list[str]:
     return [c for c, n in zip(COMPARED, counts, strict=True) if n > 1]
 
 
-def _coverage(db_api: DuckDBAPI, present: list[str]) -> tuple[RuleCoverage, ...]:
-    rules = prediction_rules(present)
-    counted = count_comparisons_from_blocking_rules(
-        db_api.register("records", table_name="coverage_records"),
-        blocking_rules=rules,
-        link_type="dedupe_only",
-        unique_id_column_name="record_id",
-        record_sample_proportion=1.0,
+def _coverage(con: duckdb.DuckDBPyConnection, present: list[str]) -> tuple[RuleCoverage, ...]:
+    # Each blocked pair carries the first rule that proposes it: the pairs a rule adds to the
+    # ones before it, as Splink's count_comparisons_from_blocking_rules reports them, counted
+    # from the pairs that are scored anyway instead of by a second pass of joins.
+    added = dict(
+        con.sql(
+            "SELECT CAST(match_key AS INTEGER), COUNT(*) FROM blocked_pairs GROUP BY 1"
+        ).fetchall()
     )
-    return tuple(
-        RuleCoverage(
-            r["blocking_rule"],
-            int(r["marginal_comparison_count"]),
-            int(r["cumulative_comparison_count"]),
-        )
-        for r in counted
-    )
+    coverage, cumulative = [], 0
+    for number, rule in enumerate(prediction_rules(present)):
+        text = rule if isinstance(rule, str) else rule.get_blocking_rule("duckdb").blocking_rule_sql
+        cumulative += added.get(number, 0)
+        coverage.append(RuleCoverage(text, added.get(number, 0), cumulative))
+    return tuple(coverage)
 
 
-def _pairs_sql(table: str, present: list[str], con: duckdb.DuckDBPyConnection) -> str:
+def _pairs_sql(table: str, attributes: list[str], con: duckdb.DuckDBPyConnection) -> str:
     columns = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
     weights = []
-    for name in present:
+    for name in attributes:
         # A field's weight plus its term-frequency adjustment when Splink made one: what the
         # review screen's waterfall shows per field.
         tf = f" + COALESCE(mw_tf_adj_{name}, 0)" if f"mw_tf_adj_{name}" in columns else ""
         weights.append(f"mw_{name}{tf}")
-    names = ", ".join(f"'{n}'" for n in present)
+    # A list in the order of the model's comparisons (`attributes`), which the run's model_json
+    # keeps: naming the fields on every one of millions of pairs cost more than scoring them.
     return (
         "SELECT LEAST(record_id_l, record_id_r) AS record_id_l,"
         " GREATEST(record_id_l, record_id_r) AS record_id_r, match_probability, match_weight,"
-        f' MAP([{names}], [{", ".join(weights)}]) AS field_weights FROM "{table}"'
+        f' [{", ".join(weights)}] AS field_weights FROM "{table}"'
     )
 
 

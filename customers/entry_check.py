@@ -1,9 +1,13 @@
 """Entry-time duplicate check: score new records against the registry before they become
-customers, with the model of the latest match run (`predict_between`).
+customers, with the model of the latest match run.
 
-A checker is built once (the registry and its term-frequency tables loaded into Splink's
-DuckDB) and then answers each new record or batch: a warm check of one record against a large
-registry takes a fraction of a second (see `bench/`).
+A checker is built once: the registry and its term-frequency tables are loaded into a DuckDB
+of its own, every blocking key of every registry row is hashed into a sorted array, and the
+model's scoring SQL (Splink's own, from its comparison and prediction steps) is generated.
+Each check then finds the rows that share a blocking key with the new records by binary
+search, and runs that one SQL statement over those pairs only: no join over the registry, no
+Splink pipeline per call. A warm check of one record against a large registry takes a few
+hundredths of a second (see `bench/`).
 """
 
 from __future__ import annotations
@@ -11,18 +15,30 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 from splink import DuckDBAPI, Linker
+from splink.internals.comparison_vector_values import (
+    compute_comparison_vector_values_from_id_pairs_sqls,
+)
+from splink.internals.pipeline import CTEPipeline
+from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
+from splink.internals.term_frequencies import _join_tf_to_input_table_sql
 
 from customers.cluster import latest_run
 from customers.dedupe import normalised_records_sql
 from customers.hub import Hub
-from customers.linkage import COMPARED
+from customers.linkage import (
+    COMPARED,
+    blocking_keys,
+    key_columns,
+    key_hash_sql,
+    prediction_rules,
+)
 
 LIKELY = 0.9  # at or above: a likely duplicate, held for review instead of becoming a customer
 
@@ -37,14 +53,73 @@ class EntryMatch:
 
 
 @dataclass(frozen=True)
+class BlockingIndex:
+    """Every registry row's blocking keys, hashed and sorted: one binary search per new record
+    and rule finds the rows that rule would pair it with."""
+
+    rules: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]  # (new side, registry side)
+    hashes: tuple[np.ndarray, ...]  # per rule, sorted
+    positions: tuple[np.ndarray, ...]  # per rule, the registry row of each hash
+    registry: pa.Table  # the registry rows, as the scoring SQL reads them (one chunk)
+    new_keys_sql: str  # the new records' keys, hashed as the registry's were
+
+    def pairs(self, con: duckdb.DuckDBPyConnection, new: pa.Table) -> tuple[pa.Table, pa.Table]:
+        """(pairs to score, the registry rows they name) for the new records `new`."""
+        con.register("entry_keys", new)
+        try:
+            new_hashes = con.sql(self.new_keys_sql).fetchnumpy()
+        finally:
+            con.unregister("entry_keys")
+        found_new, found_row, found_rule = [], [], []
+        for rule, (hashes, positions) in enumerate(zip(self.hashes, self.positions, strict=True)):
+            wanted = new_hashes[f"h{rule}"]
+            valid = ~np.ma.getmaskarray(wanted)
+            wanted = np.ma.getdata(wanted).astype(np.uint64)
+            starts = np.searchsorted(hashes, wanted, "left")
+            ends = np.searchsorted(hashes, wanted, "right")
+            counts = np.where(valid, ends - starts, 0)
+            if counts.sum() == 0:
+                continue
+            new_index = np.repeat(np.arange(len(wanted)), counts)
+            offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            found_new.append(new_index)
+            found_row.append(positions[np.repeat(starts, counts) + offsets])
+            found_rule.append(np.full(len(new_index), rule))
+        if not found_new:
+            return pa.table({"match_key": [], "join_key_l": [], "join_key_r": []}), self.registry[
+                :0
+            ]
+        new_index, row, rule = (np.concatenate(a) for a in (found_new, found_row, found_rule))
+        # A pair two rules propose is scored once, under the first rule (as Splink does).
+        order = np.lexsort((rule, row, new_index))
+        new_index, row, rule = new_index[order], row[order], rule[order]
+        first = np.ones(len(order), bool)
+        first[1:] = (new_index[1:] != new_index[:-1]) | (row[1:] != row[:-1])
+        new_index, row, rule = new_index[first], row[first], rule[first]
+        rows = np.unique(row)
+        candidates = self.registry.take(pa.array(rows))
+        pairs = pa.table(
+            {
+                "match_key": pa.array(rule.astype(str)),
+                "join_key_l": new.column("record_id").take(pa.array(new_index)),
+                "join_key_r": self.registry.column("record_id").take(pa.array(row)),
+            }
+        )
+        return pairs, candidates
+
+
+@dataclass(frozen=True)
 class EntryChecker:
     linker: Linker
     db_api: DuckDBAPI
     existing: Any  # Splink's registered registry table
-    attributes: tuple[str, ...]
+    attributes: tuple[str, ...]  # compared by the model, in its order
+    columns: tuple[str, ...]  # read from a new record: compared or blocked on
     entities: dict[int, int]
-    # The registry rows any blocking rule could pair with the new records (None: all).
-    candidates_sql: str | None = None
+    # None: score with Splink's predict_between against the whole registry (the reference
+    # the index is tested against, and the way for a model whose rules it cannot index).
+    index: BlockingIndex | None = None
+    _scoring: dict[float, str] = field(default_factory=dict)
     _names: itertools.count = field(default_factory=itertools.count)
 
     def check(self, new: pa.Table, threshold: float = LIKELY) -> tuple[EntryMatch, ...]:
@@ -52,31 +127,36 @@ class EntryChecker:
         as `normalised_records_sql` gives them) likely duplicates, best first per record."""
         if new.num_rows == 0:
             return ()
-        new = new.select(["record_id", *self.attributes])
-        number = next(self._names)
-        sdf = self.db_api.register(new, table_name=f"entry_{number}")
+        new = new.select(["record_id", *self.columns])
         con = self.db_api.duckdb_con
-        existing = self.existing
-        if self.candidates_sql is not None:
-            # Splink would join the new records to the whole registry once per blocking
-            # rule; the few rows that share a blocking key with them are found in one pass
-            # of hash semi-joins, and only those are scored.
-            con.register("entry_new", new)
-            try:
-                candidates = con.sql(self.candidates_sql).to_arrow_table()
-            finally:
-                con.unregister("entry_new")
-            if candidates.num_rows == 0:
-                return ()
-            existing = self.db_api.register(candidates, table_name=f"entry_candidates_{number}")
-        result = self.linker.inference.predict_between(
-            sdf, existing, threshold_match_probability=threshold
-        )
-        columns = {r[0] for r in con.execute(f'DESCRIBE "{result.physical_name}"').fetchall()}
-        rows = con.sql(
-            f'SELECT * FROM "{result.physical_name}" ORDER BY match_probability DESC'
-        ).fetchall()
-        names = [r[0] for r in con.execute(f'DESCRIBE "{result.physical_name}"').fetchall()]
+        if self.index is None:
+            number = next(self._names)
+            sdf = self.db_api.register(new, table_name=f"entry_{number}")
+            result = self.linker.inference.predict_between(
+                sdf, self.existing, threshold_match_probability=threshold
+            )
+            relation = con.sql(
+                f'SELECT * FROM "{result.physical_name}" ORDER BY match_probability DESC'
+            )
+            return self._matches(relation.columns, relation.fetchall(), new)
+        pairs, candidates = self.index.pairs(con, new)
+        if pairs.num_rows == 0:
+            return ()
+        if threshold not in self._scoring:
+            self._scoring[threshold] = _scoring_sql(self.linker, threshold)
+        for name, table in (("entry_new", new), ("entry_candidates", candidates)):
+            con.register(name, table)
+        con.register("entry_pairs", pairs)
+        try:
+            relation = con.sql(
+                f"SELECT * FROM ({self._scoring[threshold]}) ORDER BY match_probability DESC"
+            )
+            return self._matches(relation.columns, relation.fetchall(), new)
+        finally:
+            for name in ("entry_new", "entry_candidates", "entry_pairs"):
+                con.unregister(name)
+
+    def _matches(self, names: list[str], rows: list, new: pa.Table) -> tuple[EntryMatch, ...]:
         new_ids = set(new.column("record_id").to_pylist())
         matches = []
         for row in rows:
@@ -86,7 +166,7 @@ class EntryChecker:
             weights = tuple(
                 (a, values[f"mw_{a}"] + (values.get(f"mw_tf_adj_{a}") or 0))
                 for a in self.attributes
-                if f"mw_{a}" in columns
+                if f"mw_{a}" in values
             )
             matches.append(
                 EntryMatch(
@@ -98,6 +178,50 @@ class EntryChecker:
                 )
             )
         return tuple(matches)
+
+
+def _scoring_sql(linker: Linker, threshold: float) -> str:
+    """Splink's own comparison and prediction SQL, over `entry_pairs` (match_key, join_key_l,
+    join_key_r) between `entry_new` and `entry_candidates`, with the registry's term
+    frequencies: what predict_between runs after its blocking, as one statement."""
+    settings = linker._settings_obj
+    pipeline = CTEPipeline()
+    for name in _adjusted(linker):
+        pipeline.append_input_dataframe(linker.table_management.compute_tf_table(name))
+    for side in ("entry_new", "entry_candidates"):
+        pipeline.enqueue_sql(_join_tf_to_input_table_sql(linker, side), f"{side}_with_tf")
+    pipeline.enqueue_sql(
+        "SELECT match_key, join_key_l, join_key_r FROM entry_pairs", "__splink__blocked_id_pairs"
+    )
+    pipeline.enqueue_list_of_sqls(
+        compute_comparison_vector_values_from_id_pairs_sqls(
+            settings._columns_to_select_for_blocking,
+            settings._columns_to_select_for_comparison_vector_values,
+            input_tablename_l="entry_new_with_tf",
+            input_tablename_r="entry_candidates_with_tf",
+            source_dataset_input_column=settings.column_info_settings.source_dataset_input_column,
+            unique_id_input_column=settings.column_info_settings.unique_id_input_column,
+            link_type="two_dataset_link_only",
+            sql_dialect_str="duckdb",
+        )
+    )
+    pipeline.enqueue_list_of_sqls(
+        predict_from_comparison_vectors_sqls_using_settings(settings, threshold)
+    )
+    return pipeline.generate_cte_pipeline_sql()
+
+
+def _adjusted(linker: Linker) -> list[str]:
+    """The columns the model adjusts for term frequency."""
+    model = linker.misc.save_model_to_json()
+    return sorted(
+        {
+            level["tf_adjustment_column"]
+            for c in model["comparisons"]
+            for level in c["comparison_levels"]
+            if level.get("tf_adjustment_column")
+        }
+    )
 
 
 def entry_checker(hub: Hub, run_id: int | None = None) -> EntryChecker:
@@ -119,42 +243,50 @@ def entry_checker(hub: Hub, run_id: int | None = None) -> EntryChecker:
     attributes = tuple(
         c["output_column_name"] for c in model["comparisons"] if c["output_column_name"] in COMPARED
     )
-    # predict_between needs the registry's term frequencies for every column the model
-    # adjusts by them (names, e-mail): computed once here, that is what makes the checker warm.
-    adjusted = {
-        level["tf_adjustment_column"]
-        for c in model["comparisons"]
-        for level in c["comparison_levels"]
-        if level.get("tf_adjustment_column")
-    }
-    for name in sorted(adjusted):
+    rules = model["blocking_rules_to_generate_predictions"]
+    blocked = key_columns([r["blocking_rule"] if isinstance(r, dict) else r for r in rules])
+    columns = tuple(c for c in COMPARED if c in attributes or c in blocked)
+    # Scoring needs the registry's term frequencies for every column the model adjusts by
+    # them (names, e-mail): computed once here, that is what makes the checker warm.
+    for name in _adjusted(linker):
         linker.table_management.compute_tf_table(name)
-    candidates = _candidates_sql(model["blocking_rules_to_generate_predictions"])
-    return EntryChecker(linker, db_api, existing, attributes, entities, candidates)
+    index = _index(con, records.select(["record_id", *columns]), columns, rules)
+    return EntryChecker(linker, db_api, existing, attributes, columns, entities, index)
 
 
-_EQUALITY = re.compile(r'^\(?l\."(\w+)" = r\."(\w+)"')
-
-
-def _candidates_sql(rules: list) -> str | None:
-    """Registry rows that share the first equality of some blocking rule with a new record;
-    None when a rule does not start with one (then every row is a candidate).
-
-    >>> _candidates_sql([{"blocking_rule": '(l."email" = r."email")'}]).split(" SEMI JOIN ")[1]
-    'entry_new AS n ON r."email" = n."email")'
-    >>> _candidates_sql([{"blocking_rule": 'levenshtein(l."a", r."a") < 2'}]) is None
-    True
-    """
-    joins = set()
-    for rule in rules:
-        found = _EQUALITY.match(rule["blocking_rule"] if isinstance(rule, dict) else rule)
-        if found is None:
-            return None
-        # The new records are predict_between's left side, the registry its right one.
-        joins.add((found.group(2), found.group(1)))
-    semi = " UNION ALL ".join(
-        "SELECT r.record_id FROM registry AS r SEMI JOIN entry_new AS n"
-        f' ON r."{right}" = n."{left}"'
-        for right, left in sorted(joins)
+def _index(
+    con: duckdb.DuckDBPyConnection, records: pa.Table, columns: tuple[str, ...], model_rules
+) -> BlockingIndex | None:
+    """The blocking index of the registry `records`, or None when the model's rules are not
+    the ones `linkage.blocking_keys` describes (a model saved by another version)."""
+    keys = blocking_keys(columns)
+    ours = [
+        r if isinstance(r, str) else r.get_blocking_rule("duckdb").blocking_rule_sql
+        for r in prediction_rules(columns)
+    ]
+    theirs = [r["blocking_rule"] if isinstance(r, dict) else r for r in model_rules]
+    if ours != theirs:
+        return None
+    # The new records are the left side of each rule, the registry its right side.
+    positioned = records.append_column("entry_position", pa.array(np.arange(records.num_rows)))
+    con.register("entry_registry", positioned)
+    hashes, positions = [], []
+    try:
+        for _, right in keys:
+            found = con.sql(
+                f"SELECT h, entry_position FROM (SELECT {key_hash_sql(right, 'h')}, entry_position"
+                " FROM entry_registry) WHERE h IS NOT NULL ORDER BY h"
+            ).fetchnumpy()
+            hashes.append(np.asarray(found["h"], dtype=np.uint64))
+            positions.append(np.asarray(found["entry_position"], dtype=np.int64))
+    finally:
+        con.unregister("entry_registry")
+    new_keys = ", ".join(key_hash_sql(left, f"h{i}") for i, (left, _) in enumerate(keys))
+    # One chunk: taking a few rows from a table of many record batches cost 10-30 ms a check.
+    return BlockingIndex(
+        tuple(keys),
+        tuple(hashes),
+        tuple(positions),
+        records.combine_chunks(),
+        f"SELECT {new_keys} FROM entry_keys",
     )
-    return f"SELECT * FROM registry WHERE record_id IN ({semi})"

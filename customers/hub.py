@@ -75,8 +75,7 @@ CREATE TABLE IF NOT EXISTS match_run (
 CREATE TABLE IF NOT EXISTS match_pair (
     run_id BIGINT NOT NULL, record_id_l BIGINT NOT NULL, record_id_r BIGINT NOT NULL,
     match_probability DOUBLE NOT NULL, match_weight DOUBLE NOT NULL,
-    field_weights MAP(VARCHAR, DOUBLE),
-    PRIMARY KEY (run_id, record_id_l, record_id_r)
+    field_weights DOUBLE[]
 );
 CREATE TABLE IF NOT EXISTS review_decision (
     record_id_l BIGINT NOT NULL, record_id_r BIGINT NOT NULL, decision VARCHAR NOT NULL,
@@ -164,10 +163,26 @@ def open_hub(path: Path | str | None = None, wait_s: float = LOCK_WAIT_S) -> Hub
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(path, read_only=False, wait_s=wait_s)
     con.execute(_DDL)
+    _upgrade(con)
     # One row per entity: what campaigns and the "Data Quality" subject area read.
     con.execute(_golden_view())
     con.execute(_QUALITY_VIEWS)
     return Hub(path, con)
+
+
+def _upgrade(con: duckdb.DuckDBPyConnection) -> None:
+    # Hubs made before the run's weights became a list in the model's comparison order kept
+    # them as a MAP per pair: building and storing ten keys per pair cost more CPU than
+    # Splink's scoring of a million people. A MAP's values are in that same order.
+    [(kind,)] = con.execute(
+        "SELECT data_type FROM information_schema.columns"
+        " WHERE table_name = 'match_pair' AND column_name = 'field_weights'"
+    ).fetchall()
+    if kind.startswith("MAP"):
+        con.execute(
+            "ALTER TABLE match_pair ALTER field_weights SET DATA TYPE DOUBLE[]"
+            " USING map_values(field_weights)"
+        )
 
 
 def read_hub(path: Path | str | None = None, wait_s: float = 2.0) -> Hub | None:

@@ -31,11 +31,12 @@ import queue
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from customers.csv_stream import stream_csv
@@ -49,9 +50,12 @@ from customers.stage import stage_sql
 
 # Two of DuckDB's row groups: a commit of whole row groups writes them to the file once,
 # where smaller chunks went through the write-ahead log first (a third of the import's CPU).
-CHUNK_ROWS = 245_760
+ROW_GROUP = 122_880
+CHUNK_ROWS = 2 * ROW_GROUP
 # ... and at most about this many bytes of CSV, so that wide rows keep memory bounded too.
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 64 << 20
+CHECKPOINT_CHUNKS = 8
+IMPORT_MEMORY = "256MB"  # DuckDB's own memory during an import (buffers spill to disk beyond)
 _BLOCK = 1 << 22
 
 
@@ -104,11 +108,17 @@ def import_csv(
             skip=done,
             size=_rows_per_chunk(utf8, chunk_rows),
         )
-        for chunk in _prefetched(chunks):
-            _commit_chunk(hub, batch_id, sql, chunk, checker, likely)
-            done += chunk.num_rows
-            if progress:
-                progress(done)
+        with _bounded_memory(hub):
+            for number, chunk in enumerate(_prefetched(chunks), 1):
+                _commit_chunk(hub, batch_id, sql, chunk, checker, likely)
+                done += chunk.num_rows
+                if number % CHECKPOINT_CHUNKS == 0:
+                    # The primary keys' index stays in memory, whatever the limit, until a
+                    # checkpoint writes it out: 15 MB a million rows, so a big enough file
+                    # ran out of memory. A checkpoint every 2 M rows keeps it under 30 MB.
+                    hub.con.execute("CHECKPOINT")
+                if progress:
+                    progress(done)
     hub.con.execute(
         "UPDATE import_batch SET status = 'done', finished_at = $t WHERE batch_id = $b",
         {"t": datetime.now(UTC), "b": batch_id},
@@ -130,6 +140,39 @@ def import_csv(
         resumed_from,
         held,
     )
+
+
+@contextmanager
+def _bounded_memory(hub: Hub) -> Iterator[None]:
+    # DuckDB's default limit is 80 % of the machine's memory, and it keeps what it read and
+    # wrote cached up to it: a 2 GB import held 7 GB. A chunk needs far less; the hub's
+    # other work (duplicate detection) gets its own limit back afterwards.
+    before = _memory_limit(hub)
+    hub.con.execute("RESET memory_limit")
+    default = _memory_limit(hub) == before
+    hub.con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
+    try:
+        yield
+    finally:
+        if default:
+            hub.con.execute("RESET memory_limit")
+        else:
+            hub.con.execute(f"SET memory_limit = '{_within(before)}'")
+
+
+def _memory_limit(hub: Hub) -> str:
+    return hub.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def _within(shown: str) -> str:
+    """A limit DuckDB shows as `shown` (cut to one decimal), to set it back within 0.05 of
+    its unit; it then shows the same again, so repeated imports do not shrink it.
+
+    >>> _within("2.7 GiB"), _within("512.0 MiB")
+    ('2.75 GiB', '512.05 MiB')
+    """
+    number, unit = shown.split()
+    return f"{float(number) + 0.05:g} {unit}"
 
 
 def _checked_utf8(path: Path, encoding: str, folder: Path) -> tuple[Path, tuple[int, ...]]:
@@ -173,24 +216,35 @@ def _checked_utf8(path: Path, encoding: str, folder: Path) -> tuple[Path, tuple[
 
 
 def _rows_per_chunk(path: Path, chunk_rows: int) -> int:
-    # Rows per chunk from the average line length of the first MiB.
+    # Rows per chunk from the average line length of the first MiB, in whole row groups
+    # where the bytes allow one: a partial row group is written twice (log, then file).
     with open(path, "rb") as f:
         sample = f.read(1 << 20)
     per_row = len(sample) / max(sample.count(b"\n"), 1)
-    return max(1, min(chunk_rows, int(CHUNK_BYTES / per_row)))
+    rows = max(1, min(chunk_rows, int(CHUNK_BYTES / per_row)))
+    return rows // ROW_GROUP * ROW_GROUP if rows >= ROW_GROUP else rows
 
 
 def _blank_lines(data: bytes, line: int, blanks: list[int], seen: int) -> int:
     """Append to `blanks` the empty lines that start in `data` after its first `seen` bytes
-    (`data` starts on line `line`); return the line `data` ends on."""
-    for pattern in (b"\n\n", b"\n\r\n"):
-        start, at_line = 0, line
-        while (found := data.find(pattern, start)) >= 0:
-            at_line += data.count(b"\n", start, found + 1)
-            if found + len(pattern) > seen:  # not wholly inside the previous block's tail
-                blanks.append(at_line)
-            start = found + 1
-    return line + data.count(b"\n")
+    (`data` starts on line `line`); return the line `data` ends on.
+
+    >>> found = []
+    >>> _blank_lines(b"a\\n\\nb\\r\\n\\r\\n\\n", 1, found, 0), found
+    (6, [2, 4, 5])
+    """
+    # With numpy over the newlines' positions: a search per pattern in Python took as long
+    # as the decoding.
+    text = np.frombuffer(data, np.uint8)
+    newlines = np.flatnonzero(text == 10)
+    gap = np.diff(newlines)
+    after = newlines[:-1] + 1
+    blank = (gap == 1) | ((gap == 2) & (text[np.minimum(after, len(text) - 1)] == 13))
+    # The k-th newline (from 0) ends line `line + k`: an empty line after it is `line + k + 1`,
+    # unless both its newlines lie in the part of the previous block that was seen already.
+    at = np.flatnonzero(blank & (newlines[1:] + 1 > seen))
+    blanks.extend((line + at + 1).tolist())
+    return line + len(newlines)
 
 
 def _header(path: Path, fmt: CsvFormat, mapping: Mapping) -> tuple[str, ...]:
@@ -339,12 +393,22 @@ def _commit_chunk(
         # Cleaned once into a temporary table (memory, not the file); staging keeps each
         # row's outcome, the records table the accepted rows' values: nothing is written twice.
         con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {sql}")
+        # A record's id is its row's place in the chunk after every id taken before: no
+        # window function (a sort of the whole chunk) numbers them, and a chunk redone after
+        # a crash gets the same ids. A rejected row leaves its id unused.
+        [(base,)] = con.execute(
+            "SELECT COALESCE(MAX(record_id), 0) FROM customer_record"
+        ).fetchall()
+        ids = {"b": batch_id, "base": base - first + 1}
         con.execute(_STAGE, {"b": batch_id})
-        con.execute(_PROMOTE, {"b": batch_id, "t": datetime.now(UTC)})
+        con.execute(_PROMOTE, ids | {"t": datetime.now(UTC)})
+        held = 0
         if checker is not None:
-            _hold_likely_duplicates(hub, batch_id, first, last, checker, likely)
-        con.execute(_NEW_ENTITIES, {"b": batch_id, "lo": first, "hi": last})
-        con.execute(_COUNT, {"b": batch_id, "lo": first, "hi": last})
+            held = _hold_likely_duplicates(hub, batch_id, first, last, checker, likely)
+            con.execute(_NEW_ENTITIES_CHECKED, {"b": batch_id, "lo": first, "hi": last})
+        else:
+            con.execute(_NEW_ENTITIES, {"base": ids["base"]})
+        con.execute(_COUNT, {"b": batch_id, "held": held})
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -353,7 +417,7 @@ def _commit_chunk(
         con.unregister("chunk")
 
 
-def _hold_likely_duplicates(hub, batch_id, first, last, checker, likely) -> None:
+def _hold_likely_duplicates(hub, batch_id, first, last, checker, likely) -> int:
     where = "WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi"
     params = {"b": batch_id, "lo": first, "hi": last}
     new = hub.con.sql(normalised_records_sql(where), params=params).to_arrow_table()
@@ -374,6 +438,7 @@ def _hold_likely_duplicates(hub, batch_id, first, last, checker, likely) -> None
                 for m in best.values()
             ],
         )
+    return len(best)
 
 
 _ATTRS = (
@@ -386,9 +451,7 @@ SELECT $b, _row, _line, reasons, CASE WHEN LEN(reasons) > 0 THEN raw END FROM st
 """
 _PROMOTE = f"""
 INSERT INTO customer_record
-SELECT (SELECT COALESCE(MAX(record_id), 0) FROM customer_record)
-         + ROW_NUMBER() OVER (ORDER BY s._row),
-       $b, s._row, (SELECT source FROM import_batch WHERE batch_id = $b),
+SELECT $base + s._row, $b, s._row, (SELECT source FROM import_batch WHERE batch_id = $b),
        {", ".join("s." + a for a in _ATTRS.split(", "))},
        CASE WHEN s.email IS NOT NULL THEN NOT COALESCE(s.email_invalid, FALSE) END,
        CASE WHEN s.phone IS NOT NULL THEN NOT COALESCE(s.phone_invalid, FALSE) END,
@@ -398,7 +461,10 @@ WHERE LEN(s.reasons) = 0
 """
 # A new record is its own entity until a merge says otherwise; its id is the record's. A
 # record held for review becomes a customer only when a steward resolves it.
-_NEW_ENTITIES = """
+_NEW_ENTITIES = (
+    "INSERT INTO entity_member SELECT $base + _row, $base + _row FROM staged WHERE LEN(reasons) = 0"
+)
+_NEW_ENTITIES_CHECKED = """
 INSERT INTO entity_member
 SELECT record_id, record_id FROM customer_record
 WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi
@@ -407,10 +473,8 @@ WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi
 _COUNT = """
 UPDATE import_batch SET
   rows_read = rows_read + c.n, accepted = accepted + c.ok, rejected = rejected + c.bad,
-  held_for_review = held_for_review + h.held
+  held_for_review = held_for_review + $held
 FROM (SELECT COUNT(*) AS n, COUNT(*) FILTER (LEN(reasons) = 0) AS ok,
-             COUNT(*) FILTER (LEN(reasons) > 0) AS bad FROM staged) AS c,
-     (SELECT COUNT(*) AS held FROM held_record JOIN customer_record USING (record_id)
-      WHERE batch_id = $b AND row_number BETWEEN $lo AND $hi) AS h
+             COUNT(*) FILTER (LEN(reasons) > 0) AS bad FROM staged) AS c
 WHERE batch_id = $b
 """

@@ -12,9 +12,11 @@ that no record has cannot be trained, so it is left out rather than guessed.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
+import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -35,11 +37,11 @@ COMPARED = (
 # dedup bench used (5 M, 2 M) halved training time on 200 k people at the same cluster F1:
 # an agreement level whose u is as small as an exact date of birth's (~7e-5) still gets a
 # hundred sampled pairs.
-U_SAMPLE_PAIRS = 2e6
-EM_MAX_PAIRS = 1e6
+U_SAMPLE_PAIRS = 1e6
+EM_MAX_PAIRS = 4e5
 
 
-def _comparison(name: str):
+def _comparison(name: str, present: Sequence[str]):
     if name in ("first_name", "last_name"):
         # NameComparison adjusts its exact level for term frequency: "Hodžić" agreeing says
         # more than "Hasić" agreeing when there are fewer Hodžićs.
@@ -53,38 +55,163 @@ def _comparison(name: str):
         return cl.ExactMatch(name).configure(term_frequency_adjustments=True)
     if name == "street":
         return cl.JaroWinklerAtThresholds(name, [0.9, 0.7])
-    if name == "city":
-        return cl.JaroWinklerAtThresholds(name, [0.9])
+    if name in ("city", "area"):
+        return _location(name, present)
     if name == "postal_code":
         return cl.LevenshteinAtThresholds(name, [1])
     return cl.ExactMatch(name)
 
 
+def _location(name: str, present: Sequence[str]):
+    # City and area say again what the postal code says (and area what the city says). The
+    # model multiplies the evidence of agreements as if they were independent: two strangers
+    # in one postal code got the weight of three agreements (19 bits among 1 M synthetic
+    # people, the postal code alone 9.5), and most false merges at p >= 0.9 were such pairs.
+    # So a coarser place counts only when the finer ones differ or are missing: a moved
+    # street within the city, a mistyped postal code.
+    finer = [c for c in ("postal_code", "city")[: 1 if name == "city" else 2] if c in present]
+    repeated = " OR ".join(f'"{c}_l" = "{c}_r"' for c in finer)
+    levels: list = [
+        {
+            "sql_condition": f'"{name}_l" IS NULL OR "{name}_r" IS NULL'
+            + (f" OR {repeated}" if repeated else ""),
+            "label_for_charts": "missing, or a finer place agrees",
+            "is_null_level": True,
+        },
+        cll.ExactMatchLevel(name),
+    ]
+    if name == "city":
+        levels.append(cll.JaroWinklerLevel(name, 0.9))
+    levels.append(cll.ElseLevel())
+    return cl.CustomComparison(output_column_name=name, comparison_levels=levels)
+
+
+def compared(present: Sequence[str]) -> list[str]:
+    """The attributes the model compares: those `present` in the data, in the review order.
+
+    >>> compared(("postal_code", "first_name"))
+    ['first_name', 'postal_code']
+    """
+    return [name for name in COMPARED if name in present]
+
+
 def comparisons(present: Sequence[str]) -> list:
     """Splink comparisons for the compared attributes that are `present` in the data."""
-    return [_comparison(name) for name in COMPARED if name in present]
+    return [_comparison(name, present) for name in compared(present)]
+
+
+# Blocking keys: a pair is scored when one rule's expressions are equal on both sides (all of
+# them non-NULL). Each rule was counted on 1 M synthetic people (pairs it adds, true pairs it
+# adds) before it was kept; see docs/decisions.md. Names alone (6.4 M more pairs at 1 M
+# people, 0.6 % of the true pairs) and birth date alone (11.7 M, 0.4 %) were dropped for the
+# birth date with a name's initial, names with the birth year or day, and the phone.
+BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
+    ("phone",),
+    ("email",),
+    ("first_name", "last_name", "substr(date_of_birth, 1, 4)"),
+    ("first_name", "last_name", "substr(date_of_birth, 6)"),
+    ("last_name", "date_of_birth"),
+    ("first_name", "date_of_birth"),
+    ("date_of_birth", "substr(first_name, 1, 1)"),
+    ("date_of_birth", "substr(last_name, 1, 1)"),
+    ("postal_code", "last_name"),
+    # Not postal code + house number, nor street + house number: with most people at low
+    # house numbers they proposed 112 M and 51 M pairs among 1 M synthetic people.
+    ("postal_code", "street"),
+    ("first_name", "city"),
+    # Birth date with a piece of the address: both names changed (FEBRL3 has many such),
+    # without the 11.7 M pairs of the birth date alone. Not with the house number: 2.3 M
+    # pairs at 1 M people for 18 true pairs in FEBRL3.
+    ("date_of_birth", "postal_code"),
+    ("date_of_birth", "city"),
+    ("date_of_birth", "street"),
+    ("street", "last_name"),
+    ("street", "city"),
+)
+# Given and family name swapped between two systems: a common entry mistake. The left
+# record's expressions are compared with the right one's swapped.
+SWAPPED_NAMES = (("first_name", "last_name"), ("last_name", "first_name"))
+
+
+def key_columns(expressions: Sequence[str]) -> list[str]:
+    """The compared attributes that blocking expressions read.
+
+    >>> key_columns(("first_name", "substr(date_of_birth, 1, 4)"))
+    ['first_name', 'date_of_birth']
+    """
+    return [c for c in COMPARED if any(re.search(rf"\b{c}\b", e) for e in expressions)]
+
+
+def blocking_keys(present: Sequence[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The rules whose attributes are `present`, each as (left expressions, right ones).
+
+    >>> blocking_keys(("phone", "email"))
+    [(('phone',), ('phone',)), (('email',), ('email',))]
+    """
+    keys = [(rule, rule) for rule in BLOCKING_KEYS if set(key_columns(rule)) <= set(present)]
+    if {"first_name", "last_name"} <= set(present):
+        keys.append(SWAPPED_NAMES)
+    return keys
+
+
+def key_hash_sql(expressions: Sequence[str], name: str) -> str:
+    """One blocking key as a 64-bit hash of its expressions' values, NULL when any is NULL
+    (an equality on a NULL is not true in Splink's rules either): what the entry check's
+    index sorts and searches.
+
+    >>> key_hash_sql(["email"], "h0").split(" ELSE ")[1]
+    'hash(CAST("email" AS VARCHAR)) END AS h0'
+    """
+    keys = [f"CAST({_on_side(e, '')} AS VARCHAR)" for e in expressions]
+    nulls = " OR ".join(f"{k} IS NULL" for k in keys)
+    return f"CASE WHEN {nulls} THEN NULL ELSE hash({', '.join(keys)}) END AS {name}"
+
+
+def blocked_pairs_sql(table: str, present: Sequence[str]) -> str:
+    """The pairs the blocking rules propose, each once, as Splink's predict reads them
+    (match_key: the first rule that proposes the pair; join keys: the two record ids).
+
+    Splink joins once per rule and drops the pairs of earlier rules with a NOT of all their
+    conditions, so the last rule's join evaluates a dozen string equalities on every pair it
+    makes; among 1 M people that blocking cost more CPU than scoring the pairs. Here each
+    rule is a plain equi-join and the union is made distinct by grouping on the two ids.
+
+    >>> blocked_pairs_sql("records", ("email",)).split(" ON ")[1]
+    'l.record_id < r.record_id AND l."email" = r."email") GROUP BY join_key_l, join_key_r'
+    """
+    joins = []
+    for number, (left, right) in enumerate(blocking_keys(present)):
+        equal = " AND ".join(
+            f"{_on_side(a, 'l')} = {_on_side(b, 'r')}" for a, b in zip(left, right, strict=True)
+        )
+        joins.append(
+            f"SELECT {number} AS match_key, l.record_id AS join_key_l, r.record_id AS join_key_r"
+            f" FROM {table} AS l JOIN {table} AS r ON l.record_id < r.record_id AND {equal}"
+        )
+    return (
+        "SELECT CAST(MIN(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r FROM ("
+        + " UNION ALL ".join(joins)
+        + ") GROUP BY join_key_l, join_key_r"
+    )
+
+
+def _on_side(expression: str, side: str) -> str:
+    for column in key_columns((expression,)):
+        quoted = f'{side}."{column}"' if side else f'"{column}"'
+        expression = re.sub(rf"\b{column}\b", quoted, expression)
+    return expression
 
 
 def prediction_rules(present: Sequence[str]) -> list:
     """Blocking rules for prediction: a pair is scored if any rule proposes it."""
-    candidates = (
-        ("first_name", "last_name"),
-        ("last_name", "date_of_birth"),
-        ("first_name", "date_of_birth"),
-        ("email",),
-        ("phone",),
-        ("postal_code", "last_name"),
-        # Not postal code + house number, nor street + house number: with most people at
-        # low house numbers they proposed 112 M and 51 M pairs among 1 M synthetic people.
-        ("postal_code", "street"),
-        ("first_name", "city"),
-        ("last_name", "city"),
-        ("date_of_birth",),
-    )
-    rules: list = [block_on(*rule) for rule in candidates if all(c in present for c in rule)]
-    if "first_name" in present and "last_name" in present:
-        # Given and family name swapped between two systems: a common entry mistake.
-        rules.append('l."first_name" = r."last_name" AND l."last_name" = r."first_name"')
+    rules: list = []
+    for left, right in blocking_keys(present):
+        if left == right:
+            rules.append(block_on(*left))
+        else:
+            rules.append(
+                " AND ".join(f'l."{a}" = r."{b}"' for a, b in zip(left, right, strict=True))
+            )
     return rules
 
 

@@ -7,6 +7,7 @@ its weakest link: 1 when that pair's match probability is 0.5, 0 when it is 0 or
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,7 +61,7 @@ def review_queue(
               GROUP BY a.cluster_id HAVING COUNT(DISTINCT m.entity_id) > 1
             )
             SELECT a.cluster_id, p.record_id_l, p.record_id_r, p.match_probability,
-                   p.match_weight, map_entries(p.field_weights)
+                   p.match_weight, p.field_weights
             FROM match_pair p
             JOIN assignment a ON a.record_id = p.record_id_l
             JOIN assignment b ON b.record_id = p.record_id_r AND b.cluster_id = a.cluster_id
@@ -72,9 +73,12 @@ def review_queue(
         ).fetchall()
     finally:
         hub.con.unregister("assignment")
+    names = run_attributes(hub, clusters.run_id)
     by_cluster: dict[int, list[ReviewPair]] = {}
     for cluster_id, left, right, probability, weight, fields in rows:
-        weights = tuple((f["key"], f["value"]) for f in fields or ())
+        if isinstance(fields, dict):  # a hub not yet converted (opened read-only): a MAP
+            fields = list(fields.values())
+        weights = tuple(zip(names, fields or (), strict=False))
         by_cluster.setdefault(cluster_id, []).append(
             ReviewPair(left, right, probability, weight, weights)
         )
@@ -89,6 +93,25 @@ def review_queue(
     ]
     items.sort(key=lambda i: (-i.uncertainty, -len(i.record_ids), i.cluster_id))
     return tuple(items[:limit])
+
+
+def run_attributes(hub: Hub, run_id: int) -> tuple[str, ...]:
+    """The attributes run `run_id` compared, in the order of its pairs' field weights: the
+    comparisons of the Splink model it stored.
+
+    >>> import tempfile, pathlib
+    >>> from customers.hub import open_hub
+    >>> with open_hub(pathlib.Path(tempfile.mkdtemp()) / "h.duckdb") as hub:
+    ...     model = '{"comparisons": [{"output_column_name": "last_name"}]}'
+    ...     run = "INSERT INTO match_run VALUES (1, now(), 2, 0, $m, '[]')"
+    ...     _ = hub.con.execute(run, {"m": model})
+    ...     run_attributes(hub, 1)
+    ('last_name',)
+    """
+    [(model,)] = hub.con.execute(
+        "SELECT model_json FROM match_run WHERE run_id = $r", {"r": run_id}
+    ).fetchall()
+    return tuple(c["output_column_name"] for c in json.loads(model).get("comparisons", ()))
 
 
 def compare(hub: Hub, record_ids: Sequence[int]) -> pd.DataFrame:

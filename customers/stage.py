@@ -44,13 +44,18 @@ def stage_sql(mapping: Mapping, header: tuple[str, ...]) -> str:
         # Invalid only where a value was given: an empty e-mail is missing, not invalid.
         values.append(exp.alias_(flag, f"{name}_invalid"))
     raw = exp.Array(expressions=[exp.column(f"c{i}") for i in range(len(header))])
-    reasons_list = exp.func(
+    reasons = [r for r in reasons if not isinstance(r, exp.Null)]  # fields that never reject
+    every = exp.func(
         "LIST_FILTER",
         exp.Array(expressions=reasons),
         exp.Lambda(
             this=exp.column("r").is_(exp.null()).not_(), expressions=[exp.to_identifier("r")]
         ),
     )
+    # Most rows pass: a list is built and filtered only for a row that has a reason.
+    passes = exp.and_(*(r.copy().is_(exp.null()) for r in reasons))
+    no_reasons = exp.cast(exp.Array(expressions=[]), "VARCHAR[]", dialect="duckdb")
+    reasons_list = exp.Case(ifs=[exp.If(this=passes, true=no_reasons)], default=every)
     select = [
         exp.column("_row"),
         exp.column("_line"),

@@ -41,12 +41,15 @@ _TEXT = {
     "upper": _t("UPPER(:x)"),
     "lower": _t("LOWER(:x)"),
 }
-# Title case of an already lower-cased value. Most names are one word: the list functions
-# (split, a lambda per word, join) cost ten times the plain string functions, so they run
-# only on values with a space; both branches give the same result on one word.
+# Title case of an already lower-cased value. Most names are one or two words: the list
+# functions (split, a lambda per word, join) cost ten times the plain string functions, so
+# they run only on values of three words or more; all branches agree where they overlap.
 _TITLE = _t(
-    "CASE WHEN CONTAINS(:x, ' ') THEN ARRAY_TO_STRING(LIST_TRANSFORM(STRING_SPLIT(:x, ' '),"
-    " w -> UPPER(w[1]) || w[2:]), ' ') ELSE UPPER(:x[1]) || :x[2:] END"
+    "CASE WHEN NOT CONTAINS(:x, ' ') THEN UPPER(:x[1]) || :x[2:]"
+    " WHEN NOT CONTAINS(:x[STRPOS(:x, ' ') + 1:], ' ') THEN UPPER(:x[1])"
+    " || :x[2:STRPOS(:x, ' ')] || UPPER(:x[STRPOS(:x, ' ') + 1]) || :x[STRPOS(:x, ' ') + 2:]"
+    " ELSE ARRAY_TO_STRING(LIST_TRANSFORM(STRING_SPLIT(:x, ' '), w -> UPPER(w[1]) || w[2:]),"
+    " ' ') END"
 )
 _DATE = _t("TRY_CAST(TRY_STRPTIME(:x, :fmt) AS DATE)")
 _ISO_DATE = _t("TRY_CAST(:x AS DATE)")
@@ -85,23 +88,29 @@ def field_sql(field: FieldMap, source: exp.Expression, prefix: str) -> FieldSQL:
         return exp.column(name)  # a new node per use: a sqlglot node has one parent
 
     raw = step(_EMPTY_TO_NULL, x=source)
-    value, checks = raw, []
+    # `clean`: the value is text with no spaces at either end, and NULL rather than empty.
+    # Trimming it again or emptying it to NULL changes nothing, so those steps are left out
+    # (upper, lower and title case turn no character into a space and none into nothing).
+    value, checks, clean = raw, [], True
     for transform in field.transforms:
         name, _, arg = transform.partition(":")
         if name == "title":
-            lower = step(_EMPTY_TO_NULL, x=_fill(_TEXT["lower"], x=col(value)))
-            value = step(_EMPTY_TO_NULL, x=_fill(_TITLE, x=col(lower)))
+            lower = step(_text_step("lower", col(value), clean))
+            value, clean = step(_TITLE, x=col(lower)), True
+        elif name == "trim" and clean:
+            continue  # the value is trimmed already
         elif name in _TEXT:
-            value = step(_EMPTY_TO_NULL, x=_fill(_TEXT[name], x=col(value)))
+            value, clean = step(_text_step(name, col(value), clean)), True
         elif name == "date":
-            value = step(_DATE, x=col(value), fmt=arg)
+            value, clean = step(_DATE, x=col(value), fmt=arg), False
             checks.append(col(value).is_(exp.null()).not_())
         elif name == "phone":
             digits = step(_PHONE_DIGITS, x=col(value))
-            value = step(_PHONE, d=col(digits), cc=arg or DEFAULT_COUNTRY_CODE)
+            value, clean = step(_PHONE, d=col(digits), cc=arg or DEFAULT_COUNTRY_CODE), False
             checks.append(_fill(_MATCHES, x=col(value), pattern=E164_PATTERN))
         elif name == "email":
-            value = step(_TEXT["lower"], x=_fill(_TEXT["trim"], x=col(value)))
+            trimmed = col(value) if clean else _fill(_TEXT["trim"], x=col(value))
+            value = step(_TEXT["lower"], x=trimmed)  # clean stays what it was
             checks.append(_fill(_MATCHES, x=col(value), pattern=EMAIL_PATTERN))
     if ATTRIBUTES[field.target].kind is Kind.DATE and not any(
         t.startswith("date:") for t in field.transforms
@@ -109,12 +118,16 @@ def field_sql(field: FieldMap, source: exp.Expression, prefix: str) -> FieldSQL:
         # A date column without a format must already be ISO (YYYY-MM-DD).
         value = step(_ISO_DATE, x=col(value))
         checks.append(col(value).is_(exp.null()).not_())
+    layers = tuple((s,) for s in steps)  # a step in a layer of its own: it reads the one before
+    if not checks:
+        # Nothing can make the value unreadable: the field never rejects its row.
+        return FieldSQL(layers, col(value), exp.false(), _reason(_required(field, col(raw))))
     ok = exp.and_(exp.true(), *checks)
     flag = exp.and_(col(raw).is_(exp.null()).not_(), exp.not_(exp.paren(ok)))
     invalid = f"_{prefix}_invalid"
-    # Every step in a layer of its own, in order, then the flag: a step reads the one before.
-    layers = (*((s,) for s in steps), ((invalid, exp.func("COALESCE", flag, exp.true())),))
-    clean = exp.Case(
+    # ... then the flag, after the last step.
+    layers = (*layers, ((invalid, exp.func("COALESCE", flag, exp.true())),))
+    cleaned = exp.Case(
         ifs=[exp.If(this=col(invalid), true=_on_error_value(field, col(raw)))], default=col(value)
     )
     reasons = []
@@ -129,11 +142,25 @@ def field_sql(field: FieldMap, source: exp.Expression, prefix: str) -> FieldSQL:
             ),
         )
         reasons.append(exp.If(this=col(invalid), true=message))
-    if field.required:
-        message = exp.Literal.string(f"{field.target} ({field.column}) is required but empty")
-        reasons.append(exp.If(this=col(raw).is_(exp.null()), true=message))
-    reason = exp.Case(ifs=reasons) if reasons else exp.null()
-    return FieldSQL(layers, clean, col(invalid), reason)
+    reasons += _required(field, col(raw))
+    return FieldSQL(layers, cleaned, col(invalid), _reason(reasons))
+
+
+def _required(field: FieldMap, raw: exp.Expression) -> list[exp.If]:
+    if not field.required:
+        return []
+    message = exp.Literal.string(f"{field.target} ({field.column}) is required but empty")
+    return [exp.If(this=raw.is_(exp.null()), true=message)]
+
+
+def _reason(reasons: list[exp.If]) -> exp.Expression:
+    return exp.Case(ifs=reasons) if reasons else exp.null()
+
+
+def _text_step(name: str, value: exp.Expression, clean: bool) -> exp.Expression:
+    # A text step on a clean value keeps it clean; on any other it trims and empties to NULL.
+    changed = _fill(_TEXT[name], x=value)
+    return changed if clean else _fill(_EMPTY_TO_NULL, x=changed)
 
 
 def _on_error_value(field: FieldMap, raw: exp.Expression) -> exp.Expression:

@@ -6,11 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from itertools import combinations
 
+import duckdb
 import pytest
+from splink import DuckDBAPI
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 from customers import import_csv, open_hub
 from customers.cluster import cluster
-from customers.dedupe import find_duplicates
+from customers.dedupe import find_duplicates, normalised_records_sql
+from customers.linkage import prediction_rules
+from customers.review import run_attributes
 from tests.febrl import febrl_mapping
 
 FEBRL = febrl_mapping("febrl3")
@@ -53,26 +58,39 @@ def test_blocking_coverage_counts_each_rules_new_pairs_and_their_running_total(f
     assert [c.cumulative for c in run.coverage] == [
         sum(c.pairs for c in run.coverage[: i + 1]) for i in range(len(run.coverage))
     ]
+
     # Independently: the distinct pairs that any rule proposes, by hand-written SQL.
-    columns = "lower(trim(CAST({0} AS VARCHAR)))"
-    rules = [
-        ("first_name", "last_name"),
-        ("last_name", "date_of_birth"),
-        ("first_name", "date_of_birth"),
-        ("postal_code", "last_name"),
-        ("postal_code", "street"),
-        ("first_name", "city"),
-        ("last_name", "city"),
-        ("date_of_birth",),
-    ]
+    def v(side: str, column: str) -> str:
+        return f"lower(trim(CAST({side}.{column} AS VARCHAR)))"
+
+    def same(*columns: str) -> str:
+        return " AND ".join(f"{v('l', c)} = {v('r', c)}" for c in columns)
+
+    year = "substr({}, 1, 4)"  # of a date as text: yyyy-mm-dd
+    day = "substr({}, 6)"
+    initial = "substr({}, 1, 1)"
     joins = [
-        " AND ".join(f"{columns.format('l.' + c)} = {columns.format('r.' + c)}" for c in rule)
-        for rule in rules
+        same("first_name", "last_name")
+        + f" AND {year.format(v('l', 'date_of_birth'))} = {year.format(v('r', 'date_of_birth'))}",
+        same("first_name", "last_name")
+        + f" AND {day.format(v('l', 'date_of_birth'))} = {day.format(v('r', 'date_of_birth'))}",
+        same("last_name", "date_of_birth"),
+        same("first_name", "date_of_birth"),
+        same("date_of_birth")
+        + f" AND {initial.format(v('l', 'first_name'))} = {initial.format(v('r', 'first_name'))}",
+        same("date_of_birth")
+        + f" AND {initial.format(v('l', 'last_name'))} = {initial.format(v('r', 'last_name'))}",
+        same("postal_code", "last_name"),
+        same("postal_code", "street"),
+        same("first_name", "city"),
+        same("date_of_birth", "postal_code"),
+        same("date_of_birth", "city"),
+        same("date_of_birth", "street"),
+        same("street", "last_name"),
+        same("street", "city"),
+        f"{v('l', 'first_name')} = {v('r', 'last_name')}"
+        f" AND {v('l', 'last_name')} = {v('r', 'first_name')}",
     ]
-    joins.append(
-        f"{columns.format('l.first_name')} = {columns.format('r.last_name')} AND "
-        f"{columns.format('l.last_name')} = {columns.format('r.first_name')}"
-    )
     union = " UNION ".join(
         "SELECT l.record_id AS a, r.record_id AS b FROM customer_record l JOIN customer_record r"
         f" ON l.record_id < r.record_id AND {j}"
@@ -82,10 +100,30 @@ def test_blocking_coverage_counts_each_rules_new_pairs_and_their_running_total(f
     assert run.coverage[-1].cumulative == hand
 
 
+def test_coverage_is_what_splinks_own_count_of_the_same_rules_reports(febrl3):
+    hub, run, _ = febrl3
+    con = duckdb.connect()
+    con.register("records_arrow", hub.con.sql(normalised_records_sql()).to_arrow_table())
+    con.execute("CREATE TABLE records AS SELECT * FROM records_arrow")
+    counted = count_comparisons_from_blocking_rules(
+        DuckDBAPI(con).register("records"),
+        blocking_rules=prediction_rules(run.attributes),
+        link_type="dedupe_only",
+        unique_id_column_name="record_id",
+        record_sample_proportion=1.0,
+    )
+    splink = [
+        (r["blocking_rule"], r["marginal_comparison_count"], r["cumulative_comparison_count"])
+        for r in counted
+    ]
+    assert [(c.rule, c.pairs, c.cumulative) for c in run.coverage] == splink
+
+
 def test_every_pair_keeps_a_weight_per_compared_field(febrl3):
     hub, run, _ = febrl3
-    [(keys,)] = hub.con.sql("SELECT map_keys(field_weights) FROM match_pair LIMIT 1").fetchall()
-    assert tuple(keys) == run.attributes
+    [(weights,)] = hub.con.sql("SELECT field_weights FROM match_pair LIMIT 1").fetchall()
+    assert run_attributes(hub, run.run_id) == run.attributes
+    assert len(weights) == len(run.attributes)
     assert "email" not in run.attributes  # FEBRL has no e-mail: nothing to train on
 
 

@@ -78,7 +78,7 @@ def test_a_typo_of_a_customer_is_found_and_a_new_person_is_not(hub):
 
 def test_scoring_only_the_rows_sharing_a_blocking_key_finds_what_the_whole_registry_does(hub):
     checker = entry_checker(hub)
-    assert checker.candidates_sql is not None
+    assert checker.index is not None
     # 40 registry rows with a typo in the surname (a swap for every fifth), checked as new.
     rows = hub.con.sql(normalised_records_sql("USING SAMPLE 40 ROWS (reservoir, 5)"))
     new = rows.to_arrow_table().to_pylist()
@@ -89,7 +89,7 @@ def test_scoring_only_the_rows_sharing_a_blocking_key_finds_what_the_whole_regis
         elif row["last_name"]:
             row["last_name"] = row["last_name"][:-1] + "x"
     new = pa.Table.from_pylist(new)
-    whole = dataclasses.replace(checker, candidates_sql=None)
+    whole = dataclasses.replace(checker, index=None)
 
     def found(c):
         return sorted(

@@ -121,12 +121,15 @@ def test_merging_records_of_one_entity_or_unknown_records_is_refused(hub):
 
 def _hand_run(hub):
     now = datetime.now(UTC)
-    hub.con.execute("INSERT INTO match_run VALUES (1, $t, 4, 3, '{}', '[]')", {"t": now})
+    # The run's model names the compared fields, in the order of each pair's weights.
+    model = '{"comparisons": [{"output_column_name": "first_name"},'
+    model += ' {"output_column_name": "last_name"}]}'
+    hub.con.execute("INSERT INTO match_run VALUES (1, $t, 4, 3, $m, '[]')", {"t": now, "m": model})
     hub.con.execute(
         "INSERT INTO match_pair VALUES"
-        " (1, 1, 3, 0.97, 5.0, MAP(['first_name', 'last_name'], [3.5, 1.5])),"
-        " (1, 1, 4, 0.55, 0.3, MAP(['first_name', 'last_name'], [-2.0, 2.3])),"
-        " (1, 2, 3, 0.80, 2.0, MAP(['first_name', 'last_name'], [-4.0, 6.0]))"
+        " (1, 1, 3, 0.97, 5.0, [3.5, 1.5]),"
+        " (1, 1, 4, 0.55, 0.3, [-2.0, 2.3]),"
+        " (1, 2, 3, 0.80, 2.0, [-4.0, 6.0])"
     )
 
 
@@ -140,6 +143,28 @@ def test_review_queue_puts_the_most_uncertain_cluster_first_with_field_weights(h
     weakest = queue[0].pairs[0]
     assert (weakest.record_id_l, weakest.record_id_r) == (1, 4)
     assert dict(weakest.field_weights) == {"first_name": -2.0, "last_name": 2.3}
+
+
+def test_a_hub_that_kept_field_weights_as_a_map_is_converted_when_opened(hub):
+    _hand_run(hub)
+    # The shape hubs had before: a MAP per pair and a primary key.
+    hub.con.execute("DROP TABLE match_pair")
+    hub.con.execute(
+        "CREATE TABLE match_pair (run_id BIGINT NOT NULL, record_id_l BIGINT NOT NULL,"
+        " record_id_r BIGINT NOT NULL, match_probability DOUBLE NOT NULL,"
+        " match_weight DOUBLE NOT NULL, field_weights MAP(VARCHAR, DOUBLE),"
+        " PRIMARY KEY (run_id, record_id_l, record_id_r))"
+    )
+    hub.con.execute(
+        "INSERT INTO match_pair VALUES"
+        " (1, 1, 4, 0.55, 0.3, MAP(['first_name', 'last_name'], [-2.0, 2.3]))"
+    )
+    hub.close()
+    with open_hub(hub.path) as reopened:
+        [(weights,)] = reopened.con.sql("SELECT field_weights FROM match_pair").fetchall()
+        [item] = review_queue(reopened, threshold=0.5)
+    assert weights == [-2.0, 2.3]
+    assert dict(item.pairs[0].field_weights) == {"first_name": -2.0, "last_name": 2.3}
 
 
 def test_a_decision_removes_the_cluster_from_the_queue(hub):

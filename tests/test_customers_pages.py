@@ -193,14 +193,19 @@ def _hand_hub(folder, merged: bool = False) -> None:
             merge(hub, [1, 2], user="steward")
             merge(hub, [3, 4, 5], user="steward")
         hub.con.execute(
-            "INSERT INTO match_run VALUES (1, $t, 5, 4, '{}', '[]')", {"t": datetime.now(UTC)}
+            "INSERT INTO match_run VALUES (1, $t, 5, 4, $m, '[]')",
+            {
+                "t": datetime.now(UTC),
+                "m": '{"comparisons": [{"output_column_name": "first_name"},'
+                ' {"output_column_name": "email"}]}',
+            },
         )
         hub.con.execute(
             "INSERT INTO match_pair VALUES"
-            " (1, 1, 2, 0.995, 7.6, MAP(['first_name', 'email'], [4.0, 3.6])),"
-            " (1, 3, 4, 0.95, 4.2, MAP(['first_name', 'email'], [4.0, 0.2])),"
-            " (1, 3, 5, 0.6, 0.6, MAP(['first_name', 'email'], [4.0, -3.4])),"
-            " (1, 4, 5, 0.4, -0.6, MAP(['first_name', 'email'], [4.0, -4.6]))"
+            " (1, 1, 2, 0.995, 7.6, [4.0, 3.6]),"
+            " (1, 3, 4, 0.95, 4.2, [4.0, 0.2]),"
+            " (1, 3, 5, 0.6, 0.6, [4.0, -3.4]),"
+            " (1, 4, 5, 0.4, -0.6, [4.0, -4.6])"
         )
 
 
@@ -350,17 +355,13 @@ def test_find_duplicates_reports_coverage_and_clusters_the_planted_pairs(folder)
     at = page("customers_duplicates")
     act(at.button(key="cd_run").click())
     coverage = frame(at, "rule", "pairs added", "cumulative")
-    assert (
-        coverage["rule"][0]
-        == '(l."first_name" = r."first_name") AND (l."last_name" = r."last_name")'
-    )
-    same_name = hub_rows(
+    assert coverage["rule"][0] == 'l."email" = r."email"'  # no phone: e-mail comes first
+    same_email = hub_rows(
         folder,
         "SELECT COUNT(*) FROM customer_record l JOIN customer_record r"
-        " ON lower(l.first_name) = lower(r.first_name) AND lower(l.last_name) = lower(r.last_name)"
-        " AND l.record_id < r.record_id",
+        " ON lower(l.email) = lower(r.email) AND l.record_id < r.record_id",
     )
-    assert coverage["pairs added"][0] == same_name[0][0]
+    assert coverage["pairs added"][0] == same_email[0][0] == 8
     assert coverage["cumulative"].tolist() == coverage["pairs added"].cumsum().tolist()
     # The truth: 8 pairs (records 1-2, 3-4, ..., 15-16), nothing else.
     assert metrics(at)["Clusters"][0] == "8"
