@@ -85,33 +85,31 @@ def main(argv: list[str] | None = None) -> None:
             f"| year x area, aggregate vs invoices | {t_routed:.1f} ms | {t_detail:.1f} ms | "
             f"{t_detail / t_routed:.1f}x faster | >= 10x | {same} |"
         )
-        series = sql(SERIES, True)
-        got, want = con.sql(series).df(), con.sql(SERIES_HAND).df()
-        want.columns = got.columns
-        same = same_rows(got, want)
-        t_series, t_hand = _medians(con, series, SERIES_HAND, args.repeat)
-        lines.append(
-            f"| AGO + TODATE + PERIODROLLING by month (from the aggregate) vs window SQL on "
-            f"the invoices | {t_series:.1f} ms | {t_hand:.1f} ms | {t_series / t_hand:.2f}x | "
-            f"<= 1.2x | {same} |"
+
+        def against_window_sql(label: str, series: str, hand_sql: str) -> None:
+            got, want = con.sql(series).df(), con.sql(hand_sql).df()
+            want.columns = got.columns
+            t_series, t_hand = _medians(con, series, hand_sql, args.repeat)
+            lines.append(
+                f"| {label} | {t_series:.1f} ms | {t_hand:.1f} ms | {t_series / t_hand:.2f}x | "
+                f"<= 1.2x | {same_rows(got, want)} |"
+            )
+
+        against_window_sql(
+            "AGO + TODATE + PERIODROLLING by month (from the aggregate) vs window SQL on "
+            "the invoices",
+            sql(SERIES, True),
+            SERIES_HAND,
         )
         # The same on the invoices (navigation off): the cost of the calendar mapping itself.
-        series = sql(SERIES, False)
-        same = same_rows(con.sql(series).df().set_axis(got.columns, axis=1), want)
-        t_series, t_hand = _medians(con, series, SERIES_HAND, args.repeat)
-        lines.append(
-            f"| the same, navigation off (invoices both sides) | {t_series:.1f} ms | "
-            f"{t_hand:.1f} ms | {t_series / t_hand:.2f}x | <= 1.2x | {same} |"
+        against_window_sql(
+            "the same, navigation off (invoices both sides)", sql(SERIES, False), SERIES_HAND
         )
         # Filtered to one year, navigation off: a time condition the series do not apply.
-        series = sql(FILTERED, False)
-        got, want = con.sql(series).df(), con.sql(FILTERED_HAND).df()
-        want.columns = got.columns
-        same = same_rows(got, want)
-        t_series, t_hand = _medians(con, series, FILTERED_HAND, args.repeat)
-        lines.append(
-            f"| the same for 2025's months, navigation off (one scan of the invoices) | "
-            f"{t_series:.1f} ms | {t_hand:.1f} ms | {t_series / t_hand:.2f}x | <= 1.2x | {same} |"
+        against_window_sql(
+            "the same for 2025's months, navigation off (one scan of the invoices)",
+            sql(FILTERED, False),
+            FILTERED_HAND,
         )
     text = "\n".join(lines) + "\n"
     print(text)

@@ -26,13 +26,18 @@ TOPN = ROOT / "tests" / "models" / "topn"
 DEMO_CUSTOMERS = 3_000
 
 
+def model_db(tmp_path_factory, model: Path, env: str) -> Path:
+    """A fresh DuckDB file loaded with `model`/data.sql, its path in `$env` for the model."""
+    path = tmp_path_factory.mktemp(model.name) / f"{model.name}.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute((model / "data.sql").read_text())
+    os.environ[env] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("tiny") / "tiny.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute((TINY / "data.sql").read_text())
-    os.environ["TINY_DB"] = str(path)
-    return path
+    return model_db(tmp_path_factory, TINY, "TINY_DB")
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +50,7 @@ def tiny(tiny_db) -> Engine:
 @pytest.fixture(scope="session")
 def topn_db(tmp_path_factory) -> Path:
     """tests/models/topn's DuckDB file: top-N rankings with a tie (tests/test_topn.py)."""
-    path = tmp_path_factory.mktemp("topn") / "topn.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute((TOPN / "data.sql").read_text())
-    os.environ["TOPN_DB"] = str(path)
-    return path
+    return model_db(tmp_path_factory, TOPN, "TOPN_DB")
 
 
 @pytest.fixture(scope="session")

@@ -4,25 +4,20 @@ aggregate by area and tariff group built from them)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from engine import Engine, LogicalSQLError
-from tests.conftest import hand, rows, strata
+from tests.conftest import hand, model_db, rows, strata
 
 OLAP = Path(__file__).parent / "models" / "olap"
 
 
 @pytest.fixture(scope="module")
 def olap_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("olap") / "olap.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute((OLAP / "data.sql").read_text())
-    os.environ["OLAP_DB"] = str(path)
-    return path
+    return model_db(tmp_path_factory, OLAP, "OLAP_DB")
 
 
 @pytest.fixture(scope="module")
