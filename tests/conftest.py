@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,6 +36,13 @@ def model_db(tmp_path_factory, model: Path, env: str) -> Path:
     return path
 
 
+def opened(model: Path) -> Iterator[Engine]:
+    """An engine on `model` for a fixture's lifetime, closed after it."""
+    engine = Engine.open(model)
+    yield engine
+    engine.close()
+
+
 @pytest.fixture(scope="session")
 def tiny_db(tmp_path_factory) -> Path:
     return model_db(tmp_path_factory, TINY, "TINY_DB")
@@ -42,9 +50,7 @@ def tiny_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny(tiny_db) -> Engine:
-    engine = Engine.open(TINY)
-    yield engine
-    engine.close()
+    yield from opened(TINY)
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +61,7 @@ def topn_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def topn(topn_db) -> Engine:
-    engine = Engine.open(TOPN)
-    yield engine
-    engine.close()
+    yield from opened(TOPN)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from engine import Engine, LogicalSQLError
-from tests.conftest import hand, model_db, rows, strata
+from tests.conftest import hand, model_db, opened, rows, strata
 
 OLAP = Path(__file__).parent / "models" / "olap"
 
@@ -22,9 +22,7 @@ def olap_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def olap(olap_db) -> Engine:
-    engine = Engine.open(OLAP)
-    yield engine
-    engine.close()
+    yield from opened(OLAP)
 
 
 @pytest.fixture(scope="module")
