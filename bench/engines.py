@@ -5,7 +5,7 @@
 
 The demo warehouse (data/bench-<N>/demo.duckdb) is loaded into each engine the way
 `strata demo --target` does it. For every question, Strata end to end (`Engine.query`,
-compiled request reused, result cache off as it is for servers) is timed against the
+compiled request reused, result cache off as it is for servers) is timed, taking turns, against the
 question's hand SQL (bench/questions.py), transpiled from DuckDB by sqlglot and run through
 the same backend. Spark's start-up (a new SparkSession, and loading the Parquet views) is
 timed separately. Prints Markdown for docs/benchmarks.md.
@@ -14,13 +14,13 @@ timed separately. Prints Markdown for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import sqlglot
 
+from bench.alternate import alternating_medians
 from bench.questions import QUESTIONS
 from engine import Engine
 from physical.demo import build_demo
@@ -28,16 +28,6 @@ from physical.load import load_into
 from physical.retarget import retarget
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _median_ms(run, repeat: int) -> float:
-    run()  # warm: the first run pays compile, plan and (Spark) code generation
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def measure(
@@ -51,8 +41,9 @@ def measure(
         if only and q.name not in only:
             continue
         hand = sqlglot.transpile(q.hand_sql, read="duckdb", write=dialect)[0]
-        strata = _median_ms(lambda q=q: engine.query(q.logical_sql), repeat)
-        direct = _median_ms(lambda hand=hand: backend.run(hand), repeat)
+        strata, direct = alternating_medians(
+            [lambda q=q: engine.query(q.logical_sql), lambda hand=hand: backend.run(hand)], repeat
+        )
         out.append((q.name, strata, direct))
     return out
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 
 import duckdb
 
+from bench.alternate import alternating_medians
 from engine.compile import compile_request
 from engine.session import SYSTEM
 from engine.verify import same_rows
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     with duckdb.connect(str(path), read_only=True) as con:
         routed, detail = sql(YEAR_AREA, True), sql(YEAR_AREA, False)
         same = same_rows(con.sql(routed).df(), con.sql(detail).df())
-        t_routed, t_detail = _medians(con, routed, detail, args.repeat)
+        t_routed, t_detail = alternating_medians(_fetch(con, routed, detail), args.repeat)
         lines.append(
             f"| year x area, aggregate vs invoices | {t_routed:.1f} ms | {t_detail:.1f} ms | "
             f"{t_detail / t_routed:.1f}x faster | >= 10x | {same} |"
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         def against_window_sql(label: str, series: str, hand_sql: str) -> None:
             got, want = con.sql(series).df(), con.sql(hand_sql).df()
             want.columns = got.columns
-            t_series, t_hand = _medians(con, series, hand_sql, args.repeat)
+            t_series, t_hand = alternating_medians(_fetch(con, series, hand_sql), args.repeat)
             lines.append(
                 f"| {label} | {t_series:.1f} ms | {t_hand:.1f} ms | {t_series / t_hand:.2f}x | "
                 f"<= 1.2x | {same_rows(got, want)} |"
@@ -117,20 +116,8 @@ def main(argv: list[str] | None = None) -> None:
         args.out.write_text(text)
 
 
-def _medians(
-    con: duckdb.DuckDBPyConnection, first: str, second: str, repeat: int
-) -> tuple[float, float]:
-    """Median milliseconds of two queries run alternately, so that a change in the shared
-    machine's load weighs on both alike."""
-    times: tuple[list[float], list[float]] = ([], [])
-    for sql in (first, second):
-        con.sql(sql).fetchall()  # warm
-    for _ in range(repeat):
-        for sql, found in zip((first, second), times, strict=True):
-            start = time.perf_counter()
-            con.sql(sql).fetchall()
-            found.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times[0]), statistics.median(times[1])
+def _fetch(con: duckdb.DuckDBPyConnection, *queries: str) -> list:
+    return [lambda sql=sql: con.sql(sql).fetchall() for sql in queries]
 
 
 if __name__ == "__main__":

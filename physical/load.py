@@ -1,8 +1,8 @@
 """Copy a DuckDB warehouse into another engine: PostgreSQL tables, or Parquet files for Spark.
 
-DuckDB writes each table once (CSV streamed into PostgreSQL's COPY, or Parquet); the
-target gets the same column types (through sqlglot) and primary keys, so the same model
-runs on it unchanged apart from its connection.
+DuckDB writes each table once (CSV streamed into PostgreSQL's COPY, then VACUUM ANALYZE,
+or Parquet); the target gets the same column types (through sqlglot) and primary keys, so
+the same model runs on it unchanged apart from its connection.
 """
 
 from __future__ import annotations
@@ -97,6 +97,11 @@ def _to_postgres(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], url: s
                     copy.write(block)
             counts.append((table, _count(con, table)))
         pg.commit()
+        # A bulk load leaves no planner statistics and no visibility map: the first
+        # queries would plan blind and set hint bits while autovacuum catches up.
+        pg.autocommit = True
+        for table in tables:
+            pg.execute(f"VACUUM (ANALYZE) {_quote(table)}")
     return Loaded(_where({"url": url}), tuple(counts))
 
 
