@@ -2,6 +2,7 @@
 predict + cluster) scored against their known entities, and the entry-time check.
 
     python -m bench.customers [--people 1000000] [--big-gb 2] [--out docs/benchmarks-customers.md]
+    python -m bench.customers --dedup-only [--people N] [--runs 3] [--cache DIR]
 
 `--big-gb` also writes a CSV of about that many GB (the same people, repeated under new ids)
 into a temporary folder, imports it in a child process whose peak RSS is recorded, and removes
@@ -20,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,6 +32,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from bench.synth_people import LETTERS, make, typo
 from customers import import_csv, open_hub, parse_mapping
@@ -79,9 +82,26 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="time the imports only and print their figures; the report is not written",
     )
+    parser.add_argument(
+        "--dedup-only",
+        action="store_true",
+        help="time the dedup and the entry check only, on a hub imported once into --cache;"
+        " print each run's figures and the medians; the report is not written",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="dedup runs (--dedup-only)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder keeping --dedup-only's imported hub and true entities between runs"
+        " (default: strata-dedup-PEOPLE in the temporary folder)",
+    )
     args = parser.parse_args(argv)
     if args.import_only:
         _imports_only(args)
+        return
+    if args.dedup_only:
+        _dedup_only(args)
         return
     started = datetime.datetime.now(datetime.UTC)
     load_start = os.getloadavg()[0]
@@ -158,6 +178,73 @@ def _imports_only(args) -> None:
         print(json.dumps(figures))
         if args.big_gb > 0:
             print(json.dumps(_big_import(folder, csv_path, args.big_gb)))
+
+
+def _dedup_only(args) -> None:
+    """Dedup (train + predict + cluster) and entry-check figures alone, printed as JSON: for
+    working on the dedup without generating and importing the people again at every run.
+
+    Each run works on a fresh copy of the cached hub, so every run starts from the same file.
+    """
+    cache = args.cache or Path(tempfile.gettempdir()) / f"strata-dedup-{args.people}"
+    truth = _cached_hub(cache, args.people)
+    runs = []
+    for number in range(args.runs):
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / "hub.duckdb"
+            shutil.copyfile(cache / "hub.duckdb", copy)
+            load_start = os.getloadavg()[0]
+            with open_hub(copy) as hub:
+                clock, cpu_clock = time.perf_counter(), time.process_time()
+                run = find_duplicates(hub, with_coverage=False)
+                cluster_clock, cluster_cpu = time.perf_counter(), time.process_time()
+                clusters = cluster(hub, 0.9, run.run_id)
+                dedup_s, cpu_s = time.perf_counter() - clock, time.process_time() - cpu_clock
+                cluster_s = time.perf_counter() - cluster_clock
+                cluster_cpu = time.process_time() - cluster_cpu
+                load_end = os.getloadavg()[0]
+                scores = _score(hub, truth, clusters)
+                entry = _entry_check(hub, truth, args.singles) if args.singles else None
+        figures = {
+            "run": number + 1,
+            "dedup_s": round(dedup_s, 2),
+            "cpu_s": round(cpu_s, 2),
+            "load": (round(load_start, 2), round(load_end, 2)),
+            "phases_s": {name: round(s, 2) for name, s in run.seconds}
+            | {"cluster": round(cluster_s, 2)},
+            "phases_cpu_s": {name: round(s, 2) for name, s in run.cpu_seconds}
+            | {"cluster": round(cluster_cpu, 2)},
+            "pairs": run.pairs,
+            "f1": round(scores["f1"], 4),
+            "precision": round(scores["precision"], 4),
+            "recall": round(scores["recall"], 4),
+            "entry_median_s": entry and round(entry["median_s"], 4),
+            "entry_found": entry and f"{entry['found']}/{entry['n']}",
+        }
+        runs.append(figures)
+        print(json.dumps(figures), flush=True)
+    medians = {
+        key: round(statistics.median(r[key] for r in runs), 4) for key in ("dedup_s", "cpu_s", "f1")
+    }
+    print(json.dumps({"median": medians, "runs": len(runs)}))
+
+
+def _cached_hub(cache: Path, people: int) -> pa.Table:
+    """The true entities of `people` generated people, whose import is kept in `cache`
+    (made at the first call): what `_score` and `_entry_check` read."""
+    hub_path, truth_path = cache / "hub.duckdb", cache / "truth.parquet"
+    if not (hub_path.exists() and truth_path.exists()):
+        cache.mkdir(parents=True, exist_ok=True)
+        generated = _people(people)
+        with tempfile.TemporaryDirectory() as folder:
+            csv_path = Path(folder) / "people.csv"
+            _write_csv(generated, csv_path)
+            partial = Path(folder) / "hub.duckdb"
+            with open_hub(partial) as hub:
+                import_csv(hub, csv_path, MAPPING)
+            shutil.move(partial, hub_path)
+        pq.write_table(generated.select(["unique_id", "entity_id"]), truth_path)
+    return pq.read_table(truth_path)
 
 
 def _people(n: int) -> pa.Table:

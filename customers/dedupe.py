@@ -38,6 +38,9 @@ class MatchRun:
     coverage: tuple[RuleCoverage, ...]
     attributes: tuple[str, ...]  # the attributes compared (of those the records fill)
     seconds: tuple[tuple[str, float], ...]  # (phase, wall seconds)
+    # (phase, CPU seconds of this process, all threads): on a shared machine the wall time
+    # says little alone.
+    cpu_seconds: tuple[tuple[str, float], ...] = ()
 
 
 def find_duplicates(hub: Hub, floor: float = DEFAULT_FLOOR, with_coverage: bool = True) -> MatchRun:
@@ -52,8 +55,7 @@ def find_duplicates(hub: Hub, floor: float = DEFAULT_FLOOR, with_coverage: bool 
     customers.errors.CustomerError: the hub has 0 records; duplicates need at least 2
       hint: import a file first: strata customers import FILE --mapping NAME
     """
-    seconds: list[tuple[str, float]] = []
-    clock = time.perf_counter()
+    phases = _Phases()
     records = hub.con.sql(normalised_records_sql()).to_arrow_table()
     if records.num_rows < 2:
         raise CustomerError(
@@ -66,28 +68,44 @@ def find_duplicates(hub: Hub, floor: float = DEFAULT_FLOOR, with_coverage: bool 
     con.execute("CREATE TABLE records AS SELECT * FROM records_arrow")
     con.unregister("records_arrow")
     db_api = DuckDBAPI(con)
-    seconds.append(("load", time.perf_counter() - clock))
-    clock = time.perf_counter()
+    phases.end("load")
     linker = train(db_api, "records", present)
-    seconds.append(("train", time.perf_counter() - clock))
-    clock = time.perf_counter()
+    phases.end("train")
     con.execute(f"CREATE TABLE blocked_pairs AS {blocked_pairs_sql('records', present)}")
     coverage = _coverage(con, present) if with_coverage else ()
+    phases.end("block")
     linker.table_management.register_blocked_pairs_for_predict(db_api.register("blocked_pairs"))
     predictions = linker.inference.predict(threshold_match_probability=floor)
     pairs = con.sql(_pairs_sql(predictions.physical_name, compared(present), con)).to_arrow_table()
-    seconds.append(("predict", time.perf_counter() - clock))
+    phases.end("score")
     model = json.dumps(linker.misc.save_model_to_json())
     con.close()
     run_id = _store(hub, records.num_rows, pairs, model, coverage)
+    phases.end("store")
     return MatchRun(
         run_id,
         records.num_rows,
         pairs.num_rows,
         coverage,
         tuple(compared(present)),
-        tuple(seconds),
+        tuple(phases.wall),
+        tuple(phases.cpu),
     )
+
+
+class _Phases:
+    """Wall and CPU seconds of consecutive phases, each ended by name."""
+
+    def __init__(self) -> None:
+        self.wall: list[tuple[str, float]] = []
+        self.cpu: list[tuple[str, float]] = []
+        self._clock, self._cpu_clock = time.perf_counter(), time.process_time()
+
+    def end(self, name: str) -> None:
+        clock, cpu_clock = time.perf_counter(), time.process_time()
+        self.wall.append((name, clock - self._clock))
+        self.cpu.append((name, cpu_clock - self._cpu_clock))
+        self._clock, self._cpu_clock = clock, cpu_clock
 
 
 def normalised_records_sql(where: str = "") -> str:
