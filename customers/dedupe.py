@@ -18,7 +18,14 @@ from splink import DuckDBAPI
 
 from customers.errors import CustomerError
 from customers.hub import Hub
-from customers.linkage import COMPARED, blocked_pairs_sql, compared, prediction_rules, train
+from customers.linkage import (
+    COMPARED,
+    blocked_pairs_sql,
+    compared,
+    prediction_rules,
+    scoring_sql,
+    train,
+)
 
 DEFAULT_FLOOR = 0.3  # pairs below this probability are not kept: never a duplicate to review
 
@@ -74,9 +81,9 @@ def find_duplicates(hub: Hub, floor: float = DEFAULT_FLOOR, with_coverage: bool 
     con.execute(f"CREATE TABLE blocked_pairs AS {blocked_pairs_sql('records', present)}")
     coverage = _coverage(con, present) if with_coverage else ()
     phases.end("block")
-    linker.table_management.register_blocked_pairs_for_predict(db_api.register("blocked_pairs"))
-    predictions = linker.inference.predict(threshold_match_probability=floor)
-    pairs = con.sql(_pairs_sql(predictions.physical_name, compared(present), con)).to_arrow_table()
+    scored = scoring_sql(linker, "records", "blocked_pairs", floor)
+    pairs = con.sql(_pairs_sql(scored, con.sql(scored).columns, compared(present)))
+    pairs = pairs.to_arrow_table()
     phases.end("score")
     model = json.dumps(linker.misc.save_model_to_json())
     con.close()
@@ -155,8 +162,7 @@ def _coverage(con: duckdb.DuckDBPyConnection, present: list[str]) -> tuple[RuleC
     return tuple(coverage)
 
 
-def _pairs_sql(table: str, attributes: list[str], con: duckdb.DuckDBPyConnection) -> str:
-    columns = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
+def _pairs_sql(scored: str, columns: list[str], attributes: list[str]) -> str:
     weights = []
     for name in attributes:
         # A field's weight plus its term-frequency adjustment when Splink made one: what the
@@ -165,10 +171,12 @@ def _pairs_sql(table: str, attributes: list[str], con: duckdb.DuckDBPyConnection
         weights.append(f"mw_{name}{tf}")
     # A list in the order of the model's comparisons (`attributes`), which the run's model_json
     # keeps: naming the fields on every one of millions of pairs cost more than scoring them.
+    # Read straight from Splink's scoring statement: its dozens of intermediate columns per
+    # pair are never materialised, only what is kept.
     return (
         "SELECT LEAST(record_id_l, record_id_r) AS record_id_l,"
         " GREATEST(record_id_l, record_id_r) AS record_id_r, match_probability, match_weight,"
-        f' [{", ".join(weights)}] AS field_weights FROM "{table}"'
+        f" [{', '.join(weights)}] AS field_weights FROM ({scored})"
     )
 
 
