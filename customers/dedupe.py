@@ -20,7 +20,7 @@ from customers.errors import CustomerError
 from customers.hub import Hub
 from customers.linkage import (
     COMPARED,
-    blocked_pairs_sql,
+    blocked_pairs,
     compared,
     prediction_rules,
     scoring_sql,
@@ -78,7 +78,9 @@ def find_duplicates(hub: Hub, floor: float = DEFAULT_FLOOR, with_coverage: bool 
     phases.end("load")
     linker = train(db_api, "records", present)
     phases.end("train")
-    con.execute(f"CREATE TABLE blocked_pairs AS {blocked_pairs_sql('records', present)}")
+    con.register("blocked_arrow", blocked_pairs(con, "records", present))
+    con.execute("CREATE TABLE blocked_pairs AS SELECT * FROM blocked_arrow")
+    con.unregister("blocked_arrow")
     coverage = _coverage(con, present) if with_coverage else ()
     phases.end("block")
     scored = scoring_sql(linker, "records", "blocked_pairs", floor)

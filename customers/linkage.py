@@ -16,6 +16,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import duckdb
+import numpy as np
+import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -175,32 +178,69 @@ def key_hash_sql(expressions: Sequence[str], name: str) -> str:
     return f"CASE WHEN {nulls} THEN NULL ELSE hash({', '.join(keys)}) END AS {name}"
 
 
-def blocked_pairs_sql(table: str, present: Sequence[str]) -> str:
-    """The pairs the blocking rules propose, each once, as Splink's predict reads them
-    (match_key: the first rule that proposes the pair; join keys: the two record ids).
+def blocked_pairs(con: duckdb.DuckDBPyConnection, table: str, present: Sequence[str]) -> pa.Table:
+    """The pairs the blocking rules propose among the records of `table`, each once, as
+    Splink's predict reads them (match_key: the first rule that proposes the pair; join keys:
+    the two record ids, the smaller on the left).
 
     Splink joins once per rule and drops the pairs of earlier rules with a NOT of all their
     conditions, so the last rule's join evaluates a dozen string equalities on every pair it
     makes; among 1 M people that blocking cost more CPU than scoring the pairs. Here each
-    rule is a plain equi-join and the union is made distinct by grouping on the two ids.
+    rule is a plain equi-join on the records' positions, giving one integer per pair
+    (left position, right position, rule), and the union (30 M for 10 M distinct pairs among
+    1 M people) is made distinct by sorting those integers with numpy: 11 CPU s where
+    DuckDB's grouping of the two ids took 19.
 
-    >>> blocked_pairs_sql("records", ("email",)).split(" ON ")[1]
-    'l.record_id < r.record_id AND l."email" = r."email") GROUP BY join_key_l, join_key_r'
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (7, 'a', 'x'), (3, 'a', 'y'),"
+    ...     " (5, 'b', 'y'), (4, 'b', 'y')) AS v(record_id, email, phone)")
+    >>> [tuple(p.values()) for p in blocked_pairs(con, "t", ("email", "phone")).to_pylist()]
+    [('0', 3, 4), ('0', 3, 5), ('1', 3, 7), ('0', 4, 5)]
     """
-    joins = []
-    for number, (left, right) in enumerate(blocking_keys(present)):
-        equal = " AND ".join(
-            f"{_on_side(a, 'l')} = {_on_side(b, 'r')}" for a, b in zip(left, right, strict=True)
-        )
-        joins.append(
-            f"SELECT {number} AS match_key, l.record_id AS join_key_l, r.record_id AS join_key_r"
-            f" FROM {table} AS l JOIN {table} AS r ON l.record_id < r.record_id AND {equal}"
-        )
-    return (
-        "SELECT CAST(MIN(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r FROM ("
-        + " UNION ALL ".join(joins)
-        + ") GROUP BY join_key_l, join_key_r"
+    rules = blocking_keys(present)
+    [(count,)] = con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()
+    if count >= 1 << _POSITION_BITS or len(rules) > 1 << _RULE_BITS:
+        raise ValueError(f"{count} records or {len(rules)} blocking rules: too many to block")
+    positioned = f"{table}_positioned"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {positioned} AS SELECT *,"
+        f" CAST(row_number() OVER (ORDER BY record_id) - 1 AS BIGINT) AS position FROM {table}"
     )
+    try:
+        joins = []
+        shift = _POSITION_BITS + _RULE_BITS
+        for number, (left, right) in enumerate(rules):
+            equal = " AND ".join(
+                f"{_on_side(a, 'l')} = {_on_side(b, 'r')}" for a, b in zip(left, right, strict=True)
+            )
+            joins.append(
+                f"SELECT (l.position << {shift}) | (r.position << {_RULE_BITS}) | {number} AS k"
+                f" FROM {positioned} AS l JOIN {positioned} AS r"
+                f" ON l.position < r.position AND {equal}"
+            )
+        keys = con.sql(" UNION ALL ".join(joins)).fetchnumpy()["k"]
+        ids = con.sql(f"SELECT record_id FROM {positioned} ORDER BY position").fetchnumpy()
+    finally:
+        con.execute(f"DROP TABLE {positioned}")
+    ids = np.asarray(ids["record_id"], dtype=np.int64)
+    keys = np.sort(np.asarray(keys, dtype=np.int64))
+    # Sorted, a pair's integers are together with the first rule's first.
+    pair = keys >> _RULE_BITS
+    first = np.ones(len(keys), bool)
+    np.not_equal(pair[1:], pair[:-1], out=first[1:])
+    keys = keys[first]
+    return pa.table(
+        {
+            "match_key": pa.array(keys & ((1 << _RULE_BITS) - 1)).cast(pa.string()),
+            "join_key_l": ids[keys >> (_POSITION_BITS + _RULE_BITS)],
+            "join_key_r": ids[(keys >> _RULE_BITS) & ((1 << _POSITION_BITS) - 1)],
+        }
+    )
+
+
+# A pair's integer: left position, right position (28 bits each), rule (6 bits), in 62 bits.
+_POSITION_BITS = 28
+_RULE_BITS = 6
 
 
 def _on_side(expression: str, side: str) -> str:
