@@ -47,7 +47,9 @@ COMPARED = (
 # an agreement level whose u is as small as an exact date of birth's (~7e-5) still gets a
 # hundred sampled pairs.
 U_SAMPLE_PAIRS = 1e6
-EM_MAX_PAIRS = 4e5
+# EM at 200 k pairs per pass (from 400 k): 3.8 CPU s less at 1 M people, cluster F1 0.9899
+# and FEBRL3's 0.9907 unchanged.
+EM_MAX_PAIRS = 2e5
 
 
 def _comparison(name: str, present: Sequence[str]):
