@@ -54,23 +54,57 @@ EM_MAX_PAIRS = 2e5
 
 def _comparison(name: str, present: Sequence[str]):
     if name in ("first_name", "last_name"):
-        # NameComparison adjusts its exact level for term frequency: "Hodžić" agreeing says
-        # more than "Hasić" agreeing when there are fewer Hodžićs.
-        return cl.NameComparison(name)
+        # NameComparison's levels, the exact one adjusted for term frequency: "Hodžić"
+        # agreeing says more than "Hasić" agreeing when there are fewer Hodžićs.
+        return _different_first(name, "jaro_winkler", (0.92, 0.88, 0.7), tf=True)
     if name == "date_of_birth":
-        return cl.LevenshteinAtThresholds(name, [1, 2])  # digit typos, day/month swaps
+        return _different_first(name, "levenshtein", (1, 2))  # digit typos, day/month swaps
     if name == "email":
         # Exact only, adjusted for how common the address is. EmailComparison's fuzzy levels
         # score the name inside the address a second time: "ana.kovac3@x" and
         # "ana.kovac7@x" are two people, and they made most false merges among 200 k people.
         return cl.ExactMatch(name).configure(term_frequency_adjustments=True)
     if name == "street":
-        return cl.JaroWinklerAtThresholds(name, [0.9, 0.7])
+        return _different_first(name, "jaro_winkler", (0.9, 0.7))
     if name in ("city", "area"):
         return _location(name, present)
     if name == "postal_code":
         return cl.LevenshteinAtThresholds(name, [1])
     return cl.ExactMatch(name)
+
+
+def _different_first(name: str, distance: str, thresholds: Sequence[float], tf: bool = False):
+    """Splink's null, exact and threshold levels of a string distance, with "too different
+    for any threshold" tested right after the exact level.
+
+    The levels part the pairs as Splink's own comparisons do, so the model is the same, but
+    a CASE stops at the first level that holds and most blocked pairs are strangers: the
+    string distance is computed once for them instead of once per threshold (0.89 -> 0.57
+    CPU s for names, birth date and street over 0.9 M pairs).
+    """
+    exact = cll.ExactMatchLevel(name)
+    if tf:
+        exact.configure(tf_adjustment_column=name)
+    value = f'{distance}("{name}_l", "{name}_r")'
+    if distance == "jaro_winkler":
+        value = f'jaro_winkler_similarity("{name}_l", "{name}_r")'
+        loosest, closer = min(thresholds), sorted(thresholds, reverse=True)[:-1]
+        levels = [cll.JaroWinklerLevel(name, t) for t in closer]
+        different, rest = f"{value} < {loosest}", f"Jaro-Winkler similarity >= {loosest}"
+    else:
+        loosest, closer = max(thresholds), sorted(thresholds)[:-1]
+        levels = [cll.LevenshteinLevel(name, t) for t in closer]
+        different, rest = f"{value} > {loosest}", f"Levenshtein distance <= {loosest}"
+    return cl.CustomComparison(
+        output_column_name=name,
+        comparison_levels=[
+            cll.NullLevel(name),
+            exact,
+            {"sql_condition": different, "label_for_charts": different},
+            *levels,
+            cll.ElseLevel().configure(label_for_charts=rest),
+        ],
+    )
 
 
 def _location(name: str, present: Sequence[str]):
