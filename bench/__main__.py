@@ -378,7 +378,7 @@ def _method(sizes: list[SizeResult]) -> list[str]:
         "*cold* right after `clear_plan_cache()`, so it compiles too, as the first time a "
         "request is seen; *cached* reuses the compiled plan, as a rerun or a dashboard refresh "
         "does. Hand is the hand SQL on the engine's own DuckDB connection, then "
-        "`.to_pandas()`. **ratio** = Strata / hand.",
+        "`engine.frame.to_frame`, as Strata converts. **ratio** = Strata / hand.",
         "- **SQL chars**: length of the physical SQL Strata generated.",
         "",
         "The hand SQL is what an analyst would write from the model's tables, not a "
