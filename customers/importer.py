@@ -2,9 +2,10 @@
 
 The file is read twice, in a bounded amount of memory: once in Python to check (and if need
 be transcode to UTF-8) its encoding before anything is written, once by DuckDB's CSV reader
-(`customers.csv_stream`) in chunks that the mapping's SQL validates and cleans. Each chunk
-is one DuckDB transaction that writes its staging rows, its customer records and
-the batch's counters together; a process killed mid-import leaves whole chunks only, and the
+(`customers.csv_stream`), which runs the mapping's SQL (validate and clean) in the same pass, in
+a thread of its own, while this thread writes the pieces it hands over. Each chunk is one
+DuckDB transaction that writes its staging rows, its customer records and the batch's
+counters together; a process killed mid-import leaves whole chunks only, and the
 next run of the same file and mapping resumes after the last committed row.
 
 >>> import tempfile, pathlib
