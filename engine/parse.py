@@ -10,7 +10,6 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import Tokenizer, TokenType
 
 from engine.errors import LogicalSQLError
-from semantic.trees import without_positions
 from semantic.valueof import session_variable
 
 
@@ -159,7 +158,7 @@ def parse(text: str) -> LogicalRequest:
             f"one statement at a time, got {len(statements)}",
             "send each request separately; ';' ends a request",
         )
-    stmt = without_positions(statements[0])  # cheaper to copy when compiled
+    stmt = statements[0]
     if not isinstance(stmt, exp.Select):
         # sqlglot may read an unknown command as something else (INSTALL x as an alias):
         # the first word is what the user wrote.
@@ -274,7 +273,10 @@ def _count(node: exp.Expression | None) -> int | None:
 
 
 def _checked(tree: exp.Expression) -> exp.Expression:
+    """`tree`, if it holds only what Logical SQL allows, without the parser's source positions
+    (semantic/trees.py `without_positions`, in the same walk): a compile copies these trees."""
     for node in tree.walk():
+        node._meta = None
         kind = _KINDS.get(type(node)) or _kind(type(node))
         if kind is _PLAIN:
             continue

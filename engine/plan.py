@@ -630,9 +630,18 @@ def _physical_tables(trees: Iterable[exp.Expression], model: Model) -> dict[str,
     for tree in trees:
         for ref in tree.find_all(exp.Column):
             column = model.logical_column(ref.table, ref.name)
-            for physical in column.expr.find_all(exp.Column):
-                tables.setdefault(physical.table, column.ref)
+            for table in _tables_of(column, model):
+                tables.setdefault(table, column.ref)
     return tables
+
+
+def _tables_of(column: LogicalColumn, model: Model) -> tuple[str, ...]:
+    """The physical tables a logical column's expression reads, walked once per model: the
+    planner asks for every attribute and condition, several times per request."""
+    return model.derived(
+        ("tables of", column.ref),
+        lambda: tuple(dict.fromkeys(c.table for c in column.expr.find_all(exp.Column))),
+    )
 
 
 def _base_measures(trees: Iterable[exp.Expression], model: Model) -> list[LogicalColumn]:
