@@ -205,7 +205,10 @@ def _aggregate_by(text: str) -> str:
     >>> _aggregate_by('SELECT AGGREGATE("F"."m" BY) FROM "S"')
     'SELECT AGGREGATE("F"."m"   ) FROM "S"'
     """
-    if "BY" not in text.upper():
+    upper = text.upper()
+    if "BY" not in upper or "AGGREGATE" not in upper:
+        # Nothing to rewrite, and tokenizing twice made every ORDER BY request's parse slower
+        # by a half: only a BY inside AGGREGATE( ... ) is rewritten.
         return text
     try:
         tokens = Tokenizer().tokenize(text)
