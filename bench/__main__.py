@@ -194,11 +194,15 @@ def goals(builds: dict[int, tuple[demo_build.Run, ...]], sizes: list[SizeResult]
     return found
 
 
-# The customer hub has a benchmark of its own (import, dedup, entry check, a 2 GB file).
-CUSTOMERS_LINE = (
+# The customer hub and the other engines have benchmarks of their own.
+ELSEWHERE = (
     "Customer hub (issue 7: import rows/s, a 2 GB file's peak RSS, dedup of 1 M people, entry "
     "check): `python -m bench.customers`, which writes "
-    "[benchmarks-customers.md](benchmarks-customers.md) with its goals, figures and load."
+    "[benchmarks-customers.md](benchmarks-customers.md) with its goals, figures and load.",
+    "",
+    "PostgreSQL and Spark (issue 9: the demo questions at 1 M customers against hand SQL in "
+    "each engine's dialect, Spark's start-up): `python -m bench.engines`, figures in "
+    "[benchmarks-engines.md](benchmarks-engines.md).",
 )
 
 
@@ -240,7 +244,7 @@ def render(
             else f"{len(wrong)} answer(s) differ from the hand SQL's; see the end of this page."
         ),
         "",
-        CUSTOMERS_LINE,
+        *ELSEWHERE,
         "",
     ]
     if builds:
@@ -374,7 +378,7 @@ def _method(sizes: list[SizeResult]) -> list[str]:
         "*cold* right after `clear_plan_cache()`, so it compiles too, as the first time a "
         "request is seen; *cached* reuses the compiled plan, as a rerun or a dashboard refresh "
         "does. Hand is the hand SQL on the engine's own DuckDB connection, then "
-        "`.to_pandas()`. **ratio** = Strata / hand.",
+        "`engine.frame.to_frame`, as Strata converts. **ratio** = Strata / hand.",
         "- **SQL chars**: length of the physical SQL Strata generated.",
         "",
         "The hand SQL is what an analyst would write from the model's tables, not a "

@@ -30,6 +30,7 @@ from bench.security import SecurityResult, measure_security
 from engine import Engine
 from engine.cache import ResultCache
 from engine.compile import compile_request
+from engine.frame import to_frame
 from semantic.load import load_model
 
 STAGES = ("parse", "resolve", "plan", "generate")
@@ -130,7 +131,7 @@ def _question(
     # The engine's own connection, so both sides share DuckDB's buffer cache and threads.
     compiled = compile_request(question.logical_sql, engine.model, engine.session())
     backend = engine._backend(compiled.query.database)
-    hand = backend.run(question.hand_sql).to_pandas()
+    hand = to_frame(backend.run(question.hand_sql))
     difference = first_difference(strata.df, hand, question.ordered)
 
     # Both ran once above (warm-up). Alternating them means drift (DuckDB's caches,
@@ -145,7 +146,7 @@ def _question(
         t1 = time.perf_counter()
         engine.query(question.logical_sql)  # reuses the plan: a rerun, a dashboard refresh
         t2 = time.perf_counter()
-        backend.run(question.hand_sql).to_pandas()
+        to_frame(backend.run(question.hand_sql))
         t3 = time.perf_counter()
         cold_ms.append((t1 - t0) * 1000)
         strata_ms.append((t2 - t1) * 1000)

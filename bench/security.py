@@ -55,8 +55,11 @@ def measure_security(engine: Engine, repeat: int) -> SecurityResult:
 
             return run
 
-        unrestricted = _median(compile_and_log(admin), repeat)
-        restricted = _median(compile_and_log(zenica), repeat)
+        # In turn, call after call: measured one batch after the other, a busy moment of the
+        # shared machine (or of the disk under the log) during one batch moved the
+        # difference between them by more than the difference itself (-0.9 to 1.6 ms).
+        pair = (compile_and_log(admin), compile_and_log(zenica))
+        unrestricted, restricted = _medians(pair, repeat)
         cached = Engine(engine.model, f"sqlite:///{folder}/app.db", ResultCache(Path(folder) / "c"))
         try:
             hit = _median(lambda: cached.query(THOUSAND_ROWS), repeat)
@@ -64,6 +67,19 @@ def measure_security(engine: Engine, repeat: int) -> SecurityResult:
         finally:
             cached.close()
     return SecurityResult(unrestricted, restricted, hit, miss)
+
+
+def _medians(runs: tuple[Callable[[], object], ...], repeat: int) -> list[float]:
+    """The median wall time of each of `runs`, called in turn `repeat` times after a warm-up."""
+    for run in runs:
+        run()
+    samples: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeat):
+        for run, kept in zip(runs, samples, strict=True):
+            start = time.perf_counter()
+            run()
+            kept.append((time.perf_counter() - start) * 1000)
+    return [statistics.median(kept) for kept in samples]
 
 
 def _median(run: Callable[[], object], repeat: int) -> float:

@@ -28,6 +28,7 @@ from bench.tpch_sidemantic import sidemantic_layer
 from engine import Engine
 from engine.cache import ResultCache
 from engine.compile import compile_request
+from engine.frame import to_frame
 from semantic.load import load_model
 
 MODEL = Path(__file__).resolve().parent / "tpch_model"
@@ -181,7 +182,7 @@ def _question(
     backend = engine._backend(compiled.query.database)
 
     def hand() -> object:
-        return backend.run(q.hand_sql).to_pandas()
+        return to_frame(backend.run(q.hand_sql))
 
     def strata_cold() -> object:
         engine.clear_plan_cache()
@@ -200,7 +201,7 @@ def _question(
         sm_sql = layer.compile(**q.sidemantic)
 
         def sidemantic_run() -> object:
-            return backend.run(layer.compile(**q.sidemantic)).to_pandas()
+            return to_frame(backend.run(layer.compile(**q.sidemantic)))
 
         runners["sidemantic"] = sidemantic_run
 
@@ -251,7 +252,7 @@ def peak_rss_mb(db: Path, question: str, system: str) -> float:
             compiled = compile_request(q.logical_sql, engine.model, engine.session())
             backend = engine._backend(compiled.query.database)
             sql = q.hand_sql if system == "hand" else sidemantic_layer().compile(**q.sidemantic)
-            backend.run(sql).to_pandas()
+            to_frame(backend.run(sql))
     finally:
         engine.close()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux

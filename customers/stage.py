@@ -23,8 +23,11 @@ from customers.mapping import Mapping
 from customers.transforms import FieldSQL, field_sql
 
 
-def stage_sql(mapping: Mapping, header: tuple[str, ...]) -> str:
-    """SELECT … FROM chunk, for `mapping` over a file with `header`."""
+def stage_sql(
+    mapping: Mapping, header: tuple[str, ...], carry: Sequence[str] = ("_row", "_line")
+) -> str:
+    """SELECT … FROM chunk, for `mapping` over a file with `header`; the `carry` columns of
+    `chunk` come out first, unchanged (the CSV reader carries what it needs to number rows)."""
     position = {name: i for i, name in enumerate(header)}
     by_target = {f.target: f for f in mapping.fields}
     fields: list[FieldSQL] = []
@@ -57,8 +60,7 @@ def stage_sql(mapping: Mapping, header: tuple[str, ...]) -> str:
     no_reasons = exp.cast(exp.Array(expressions=[]), "VARCHAR[]", dialect="duckdb")
     reasons_list = exp.Case(ifs=[exp.If(this=passes, true=no_reasons)], default=every)
     select = [
-        exp.column("_row"),
-        exp.column("_line"),
+        *(exp.column(c) for c in carry),
         *values,
         exp.alias_(reasons_list, "reasons"),
         *(exp.column(f"c{i}") for i in range(len(header))),

@@ -20,6 +20,7 @@ from engine.combinable import combinable
 from engine.compile import Compiled, compile_request
 from engine.drill import DrillLevel, drill, levels
 from engine.federate import fetch_notes
+from engine.frame import to_frame
 from engine.generate import GeneratedQuery
 from engine.log_writer import LogWriter
 from engine.pivot import PivotLayout, pivot_frame, pivot_requests, totals_filters
@@ -237,7 +238,7 @@ class Engine:
             t0 = time.perf_counter()
             table, cache = self._run(query, backend)
             t1 = time.perf_counter()
-            df = _frame(table, query.columns)
+            df = to_frame(table, query.columns)
             t2 = time.perf_counter()
         except QueryError as e:
             self.log.write(replace(entry, error=str(e)))
@@ -282,7 +283,7 @@ class Engine:
         detail = compile_request(
             logical_sql, self.model, session, None, navigate=False, dense=dense
         ).query
-        expected = _frame(typed(self._execute(detail), detail.types), detail.columns)
+        expected = to_frame(typed(self._execute(detail), detail.types), detail.columns)
         if same_rows(df, expected):
             return df
         message = (
@@ -460,9 +461,3 @@ class Engine:
             if database not in self._backends:
                 self._backends[database] = connect(self.model.database(database))
             return self._backends[database]
-
-
-def _frame(table: pa.Table, columns: tuple[str, ...]) -> pd.DataFrame:
-    df = table.to_pandas()
-    df.columns = list(columns)
-    return df

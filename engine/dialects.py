@@ -13,6 +13,7 @@ refused at generation time, with the reason, rather than answered differently.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
@@ -75,18 +76,26 @@ def _type(tree: exp.Expression, model) -> str:
         return "BIGINT"
     if aggregation is Aggregation.avg:
         return "DOUBLE"
-    if physical and exp.DataType.build(physical).is_type(*exp.DataType.INTEGER_TYPES):
+    if physical and _is_integer(physical):
         return "BIGINT"  # a sum of integers; DuckDB's is an int128, PostgreSQL's a numeric
     return physical
+
+
+@functools.lru_cache(maxsize=256)
+def _is_integer(sql_type: str) -> bool:
+    # Parsing a type name such as decimal(10,2) is a whole sqlglot parse: once per name.
+    return exp.DataType.build(sql_type).is_type(*exp.DataType.INTEGER_TYPES)
 
 
 def _physical_type(tree: exp.Expression | None, model) -> str:
     if not isinstance(tree, exp.Column):
         return ""
     try:
-        return dict(model.table(tree.table).columns).get(tree.name, "")
+        table = model.table(tree.table)
     except KeyError:
         return ""
+    types = model.derived(("column types", table.name), lambda: dict(table.columns))
+    return types.get(tree.name, "")
 
 
 def annotate(tree: exp.Select, dialect: str, model) -> exp.Select:

@@ -27,6 +27,7 @@ from engine.functions import (
 from engine.resolve import Output, ResolvedRequest
 from semantic.model import ColumnKind, JoinStep, LogicalColumn, LogicalSource, Model
 from semantic.spec import Aggregation, TableKind
+from semantic.trees import copied, transformed
 
 if TYPE_CHECKING:
     from engine.topn import TopN
@@ -272,7 +273,7 @@ def _per_fact(request: ResolvedRequest, model: Model) -> ResolvedRequest:
         return model.logical_column(column.table, column.name).table
 
     def split(tree: exp.Expression) -> exp.Expression:
-        return tree.transform(lambda n: by_fact(n, fact_of)) if _specials([tree]) else tree
+        return transformed(tree, lambda n: by_fact(n, fact_of)) if _specials([tree]) else tree
 
     trees = [o.expr for o in request.outputs if o.is_measure] + list(request.measure_filters)
     if not _specials(trees):
@@ -293,12 +294,13 @@ def _needs_expansion(node: exp.Expression, model: Model) -> bool:
 
 def qualified_formula(column: LogicalColumn) -> exp.Expression:
     """A derived column's formula with each bare measure name qualified by the column's table."""
-    return column.formula.transform(
+    return transformed(
+        column.formula,
         lambda n: (
             exp.column(n.name, n.table or column.table, quoted=True)
             if isinstance(n, exp.Column)
             else n
-        )
+        ),
     )
 
 
@@ -324,10 +326,10 @@ def _expand(tree: exp.Expression, outputs: list, model: Model) -> exp.Expression
             if by is None:
                 return exp.Null()  # the request is above the measure's level
             _grain_keys(by, outputs, model)
-            return level_node(node.copy(), by)
+            return level_node(copied(node), by)
         return node
 
-    return tree.transform(swap, copy=True)
+    return transformed(tree, swap)
 
 
 def _time_functions(formula: exp.Expression, model: Model) -> exp.Expression:
@@ -343,7 +345,7 @@ def _time_functions(formula: exp.Expression, model: Model) -> exp.Expression:
         isinstance(n, exp.Anonymous) and n.name.upper() in TIME_FUNCTIONS for n in formula.walk()
     ):
         return formula
-    return formula.transform(swap, copy=True)
+    return transformed(formula, swap)
 
 
 def _level_by(column: LogicalColumn, outputs: list, model: Model):
@@ -532,9 +534,10 @@ def _rollup(request: ResolvedRequest, specials: list, model: Model):
             return exp.Null() if is_special(n) and n.sql() in hidden else n
 
         outputs = tuple(
-            replace(o, expr=o.expr.transform(blank)) if o.is_measure else o for o in request.outputs
+            replace(o, expr=transformed(o.expr, blank)) if o.is_measure else o
+            for o in request.outputs
         )
-        measure_filters = tuple(f.transform(blank) for f in request.measure_filters)
+        measure_filters = tuple(transformed(f, blank) for f in request.measure_filters)
         request = replace(request, outputs=outputs, measure_filters=measure_filters)
     return request, full
 
@@ -627,9 +630,18 @@ def _physical_tables(trees: Iterable[exp.Expression], model: Model) -> dict[str,
     for tree in trees:
         for ref in tree.find_all(exp.Column):
             column = model.logical_column(ref.table, ref.name)
-            for physical in column.expr.find_all(exp.Column):
-                tables.setdefault(physical.table, column.ref)
+            for table in _tables_of(column, model):
+                tables.setdefault(table, column.ref)
     return tables
+
+
+def _tables_of(column: LogicalColumn, model: Model) -> tuple[str, ...]:
+    """The physical tables a logical column's expression reads, walked once per model: the
+    planner asks for every attribute and condition, several times per request."""
+    return model.derived(
+        ("tables of", column.ref),
+        lambda: tuple(dict.fromkeys(c.table for c in column.expr.find_all(exp.Column))),
+    )
 
 
 def _base_measures(trees: Iterable[exp.Expression], model: Model) -> list[LogicalColumn]:

@@ -14,6 +14,7 @@ from engine.parse import _USAGE, FUNCTIONS, LogicalRequest, OrderItem
 from engine.session import Session
 from semantic.errors import did_you_mean
 from semantic.model import ColumnKind, Model, PresentationColumn, SubjectArea
+from semantic.trees import transformed
 from semantic.valueof import session_variable
 
 
@@ -123,7 +124,7 @@ def _qualified(tree: exp.Expression, table: str) -> exp.Expression:
             table=exp.to_identifier(node.table or table, quoted=True),
         )
 
-    return tree.transform(qualify)
+    return transformed(tree, qualify)
 
 
 def bind_session(tree: exp.Expression, session: Session) -> exp.Expression:
@@ -170,7 +171,7 @@ def bind_session(tree: exp.Expression, session: Session) -> exp.Expression:
             )
         return exp.convert(found[0])
 
-    return tree.transform(swap, copy=True)
+    return transformed(tree, swap)
 
 
 def _subject_area(name: str, model: Model, session: Session) -> SubjectArea:
@@ -197,21 +198,16 @@ class _Scope:
     def __init__(self, area: SubjectArea, model: Model, session: Session):
         self.area, self.model, self.session = area, model, session
         # Hidden columns are simply not here: naming one reads exactly like a misspelling.
-        self.columns = {
-            (c.folder, c.name): c
-            for f in area.folders
-            if session.sees(f.roles)
-            for c in f.columns
-            if session.sees(c.roles)
-        }
-        self.folded = {(f.lower(), n.lower()): c for (f, n), c in self.columns.items()}
+        # What a session sees depends on its roles alone, so it is derived once per model.
+        key = ("visible columns", area.name, session.administrator, session.roles)
+        self.columns, self.folded = model.derived(key, lambda: _visible(area, session))
         self.names: dict[tuple[str, str], str] = {}
 
     def resolve(self, tree: exp.Expression) -> exp.Expression:
         if isinstance(tree, exp.Column):  # the common case, without copying the tree first
             return self._reference(tree)
         tree = bind_session(tree, self.session)
-        return tree.transform(self._swap, copy=True)
+        return transformed(tree, self._swap)
 
     def _swap(self, node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column):
@@ -355,6 +351,19 @@ class _Scope:
             )
         # A constant is computed once, after aggregation, like a measure.
         return ColumnKind.attribute not in kinds
+
+
+def _visible(area: SubjectArea, session: Session) -> tuple[dict, dict]:
+    """The presentation columns of `area` that `session` sees, by (folder, name), and by the
+    same names folded to lower case."""
+    columns = {
+        (c.folder, c.name): c
+        for f in area.folders
+        if session.sees(f.roles)
+        for c in f.columns
+        if session.sees(c.roles)
+    }
+    return columns, {(f.lower(), n.lower()): c for (f, n), c in columns.items()}
 
 
 def _integer(node: exp.Expression, name: str) -> int:

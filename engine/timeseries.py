@@ -40,6 +40,7 @@ from sqlglot import exp
 
 from engine.plan import FactQuery
 from semantic.spec import Aggregation
+from semantic.trees import copied
 
 # How a per-period result is aggregated again over the periods a target reads. A count is
 # the sum of the periods' counts; a target with no source rows has no row (inner join), as
@@ -216,7 +217,7 @@ def derived_select(
                 ),
             )
         ],
-        group=exp.Group(expressions=[d.copy() for d in dimensions]),
+        group=exp.Group(expressions=[copied(d) for d in dimensions]),
     )
 
 

@@ -476,6 +476,8 @@ def _indexed(model: Model) -> Model:
         "join_paths": {base: MappingProxyType(join_paths(base, model.joins)[0]) for base in bases},
         "hierarchies": {h.name: h for h in model.hierarchies},
         "levels": _levels(model),
+        # Filled while compiling (Model.derived): pieces that depend on the model alone.
+        "derived": {},
     }
     return Model(
         model.path,

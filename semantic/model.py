@@ -6,14 +6,17 @@ user-facing error with a suggestion.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from sqlglot import exp
 
 from semantic.errors import SourceSpan
 from semantic.spec import Aggregation, Cardinality, TableKind
+
+T = TypeVar("T")
 
 
 class ColumnKind(StrEnum):
@@ -314,3 +317,22 @@ class Model:
     def join_paths(self, base: str) -> Mapping[str, tuple[JoinStep, ...]]:
         """For each table reachable from `base` without fan-out, the joins that reach it."""
         return self._index["join_paths"][base]
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, computed once per model and `key`: what compiling a request derives
+        from the model alone (and a session's roles), kept with the model it was derived
+        from, so that it goes when the model goes. The value is shared: never change it.
+
+        >>> from semantic import load_model
+        >>> m = load_model("models/demo")
+        >>> m.derived("answer", lambda: [42]) is m.derived("answer", lambda: [0])
+        True
+        """
+        memo = self._index.get("derived")
+        if memo is None:  # a model built without its indexes (load_model adds them)
+            return compute()
+        try:
+            return memo[key]
+        except KeyError:
+            value = memo[key] = compute()
+            return value
