@@ -44,12 +44,14 @@ _TEXT = {
 # Title case of an already lower-cased value. Most names are one or two words: the list
 # functions (split, a lambda per word, join) cost ten times the plain string functions, so
 # they run only on values of three words or more; all branches agree where they overlap.
+# SUBSTR, not a slice (`x[2:]`): the same characters, at half the CPU.
 _TITLE = _t(
-    "CASE WHEN NOT CONTAINS(:x, ' ') THEN UPPER(:x[1]) || :x[2:]"
-    " WHEN NOT CONTAINS(:x[STRPOS(:x, ' ') + 1:], ' ') THEN UPPER(:x[1])"
-    " || :x[2:STRPOS(:x, ' ')] || UPPER(:x[STRPOS(:x, ' ') + 1]) || :x[STRPOS(:x, ' ') + 2:]"
-    " ELSE ARRAY_TO_STRING(LIST_TRANSFORM(STRING_SPLIT(:x, ' '), w -> UPPER(w[1]) || w[2:]),"
-    " ' ') END"
+    "CASE WHEN NOT CONTAINS(:x, ' ') THEN UPPER(LEFT(:x, 1)) || SUBSTR(:x, 2)"
+    " WHEN NOT CONTAINS(SUBSTR(:x, STRPOS(:x, ' ') + 1), ' ') THEN UPPER(LEFT(:x, 1))"
+    " || SUBSTR(:x, 2, STRPOS(:x, ' ') - 1) || UPPER(SUBSTR(:x, STRPOS(:x, ' ') + 1, 1))"
+    " || SUBSTR(:x, STRPOS(:x, ' ') + 2)"
+    " ELSE ARRAY_TO_STRING(LIST_TRANSFORM(STRING_SPLIT(:x, ' '),"
+    " w -> UPPER(LEFT(w, 1)) || SUBSTR(w, 2)), ' ') END"
 )
 _DATE = _t("TRY_CAST(TRY_STRPTIME(:x, :fmt) AS DATE)")
 _ISO_DATE = _t("TRY_CAST(:x AS DATE)")
@@ -61,7 +63,13 @@ _PHONE = _t(
     " ELSE '+' || :cc || :d END"
 )
 _MATCHES = _t("REGEXP_FULL_MATCH(:x, :pattern)")
-_EMPTY_TO_NULL = _t("NULLIF(TRIM(:x), '')")
+# TRIM removes Unicode spaces (Zs) and copies every value it is given: a tenth of a CPU
+# second per field and million rows. An ASCII value (as many bytes as characters) can only
+# start or end with the plain space among them, so one that does not is kept as it is.
+_EMPTY_TO_NULL = _t(
+    "CASE WHEN STRLEN(:x) = LENGTH(:x) AND NOT STARTS_WITH(:x, ' ') AND NOT ENDS_WITH(:x, ' ')"
+    " THEN NULLIF(:x, '') ELSE NULLIF(TRIM(:x), '') END"
+)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 
+import duckdb
 import pytest
+from sqlglot import exp
 
 from customers import (
     ImportError_,
@@ -22,6 +24,9 @@ from customers import (
     save_mapping,
     sniff,
 )
+from customers.mapping import FieldMap
+from customers.stage import stacked_sql
+from customers.transforms import field_sql
 from store import open_store
 from tests.conftest import ROOT
 
@@ -103,6 +108,39 @@ def test_transforms_trim_case_dates_e164_and_email(hub, tmp_path):
         ("1", "Amra", "HODŽIĆ", "amra@mail.ba", "+38761111222", "1980-02-01", True, "old crm"),
         ("2", "Mirza", None, None, None, None, None, "old crm"),
         ("5", "Emir", "HASIĆ", None, None, None, None, "old crm"),
+    ]
+
+
+def _cleaned(template: list[str], values: list[str | None]) -> list[str | None]:
+    # One field's SQL over the given raw values, in DuckDB, as the import runs it.
+    field = field_sql(FieldMap("first_name", "c0", tuple(template)), exp.column("c0"), "f")
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT UNNEST($v) AS c0", {"v": values})
+    return [r[0] for r in con.sql(stacked_sql([field], "t", [field.value])).fetchall()]
+
+
+def test_title_case_capitalises_each_space_separated_word_of_any_script():
+    # Words are split at spaces only: a hyphen or an apostrophe does not start a word.
+    names = ["jean-luc", "o'neil", "ana marija de la cruz", "ŠAĆIR ĐULIĆ", "šaćir", "MIRZA",
+             "abdul  karim", "ǆemal"]  # fmt: skip
+    assert _cleaned(["trim", "title"], names) == [
+        "Jean-luc", "O'neil", "Ana Marija De La Cruz", "Šaćir Đulić", "Šaćir", "Mirza",
+        "Abdul  Karim", "Ǆemal",
+    ]  # fmt: skip
+
+
+def test_trim_removes_unicode_spaces_at_either_end_and_empties_to_null():
+    # A tab is not a space to TRIM; a no-break space (U+00A0) and U+3000 are.
+    values = [" amra ", "\u00a0amra\u3000", "amra", "  ", "", None, "\tamra", " Đulić "]
+    assert _cleaned(["trim"], values) == [
+        "amra",
+        "amra",
+        "amra",
+        None,
+        None,
+        None,
+        "\tamra",
+        "Đulić",
     ]
 
 
