@@ -374,7 +374,8 @@ def _method(sizes: list[SizeResult]) -> list[str]:
         "moments the shared machine gave the process no core; parse, resolve, plan and "
         "generate are each stage's own median wall time.",
         f"- **Strata cold**, **Strata cached** and **hand**: median of {run_repeat} runs each "
-        "after one warm-up, interleaved. Strata is `Engine.query` (execute, Arrow to pandas): "
+        "after one warm-up, interleaved in an order that turns every round. Strata is "
+        "`Engine.query` (execute, Arrow to pandas): "
         "*cold* right after `clear_plan_cache()`, so it compiles too, as the first time a "
         "request is seen; *cached* reuses the compiled plan, as a rerun or a dashboard refresh "
         "does. Hand is the hand SQL on the engine's own DuckDB connection, then "

@@ -135,22 +135,27 @@ def _question(
     difference = first_difference(strata.df, hand, question.ordered)
 
     # Both ran once above (warm-up). Alternating them means drift (DuckDB's caches,
-    # a noisy neighbour) affects both sides alike.
-    strata_ms: list[float] = []
-    cold_ms: list[float] = []
-    hand_ms: list[float] = []
-    for _ in range(run_repeat):
-        engine.clear_plan_cache()
-        t0 = time.perf_counter()
+    # a noisy neighbour) affects both sides alike, and the order turns every round, so that
+    # no side is always the one that runs right after another query.
+    def cold() -> None:
         engine.query(question.logical_sql)  # compiles: the first time this request is seen
-        t1 = time.perf_counter()
+
+    def cached() -> None:
         engine.query(question.logical_sql)  # reuses the plan: a rerun, a dashboard refresh
-        t2 = time.perf_counter()
+
+    def by_hand() -> None:
         to_frame(backend.run(question.hand_sql))
-        t3 = time.perf_counter()
-        cold_ms.append((t1 - t0) * 1000)
-        strata_ms.append((t2 - t1) * 1000)
-        hand_ms.append((t3 - t2) * 1000)
+
+    runs = [(cold, []), (cached, []), (by_hand, [])]
+    for round_ in range(run_repeat):
+        for i in range(len(runs)):
+            run, found = runs[(round_ + i) % len(runs)]
+            if run is cold:
+                engine.clear_plan_cache()
+            start = time.perf_counter()
+            run()
+            found.append((time.perf_counter() - start) * 1000)
+    cold_ms, strata_ms, hand_ms = (found for _, found in runs)
 
     return QuestionResult(
         name=question.name,

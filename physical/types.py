@@ -8,6 +8,8 @@ table is then cast to that one schema, so pandas sees the same dtypes whatever r
 
 from __future__ import annotations
 
+import functools
+
 import pyarrow as pa
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
@@ -53,6 +55,7 @@ def column_types(tree: exp.Select, schema: dict) -> tuple[str, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=1024)  # a model has few type names; sqlglot parses each once
 def arrow_type(sql_type: str) -> pa.DataType | None:
     """The one Arrow type a column of this SQL type has in results, on every engine.
 
