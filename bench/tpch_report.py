@@ -87,7 +87,8 @@ def render(
         "(bench/compile_timing.py); **compile wall**: median wall time of the same calls, "
         "which also counts the moments the shared machine gave the process no core.",
         f"- **end to end**: median of {scales[0].run_repeat if scales else 0} runs after one "
-        "warm-up, the systems interleaved, all on Strata's own DuckDB connection and converted "
+        "warm-up, the systems interleaved in an order that turns every round, all on "
+        "Strata's own DuckDB connection and converted "
         "Arrow to pandas alike. Strata is `Engine.query` after `clear_plan_cache()` (it "
         "compiles every time); *cached* reuses the compiled plan (a rerun, a dashboard "
         "refresh). sidemantic is `compile` then the SQL on the same connection. "
