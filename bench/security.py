@@ -6,13 +6,12 @@ hit returns a 1,000-row result end to end in < 1 ms.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.alternate import alternating_medians
 from engine import Engine
 from engine.cache import ResultCache
 from engine.compile import compile_request
@@ -59,34 +58,13 @@ def measure_security(engine: Engine, repeat: int) -> SecurityResult:
         # shared machine (or of the disk under the log) during one batch moved the
         # difference between them by more than the difference itself (-0.9 to 1.6 ms).
         pair = (compile_and_log(admin), compile_and_log(zenica))
-        unrestricted, restricted = _medians(pair, repeat)
+        unrestricted, restricted = alternating_medians(pair, repeat)
         cached = Engine(engine.model, f"sqlite:///{folder}/app.db", ResultCache(Path(folder) / "c"))
         try:
-            hit = _median(lambda: cached.query(THOUSAND_ROWS), repeat)
-            miss = _median(lambda: engine.query(THOUSAND_ROWS), repeat)
+            # The warm-up run of the first puts the result into the cache.
+            hit, miss = alternating_medians(
+                (lambda: cached.query(THOUSAND_ROWS), lambda: engine.query(THOUSAND_ROWS)), repeat
+            )
         finally:
             cached.close()
     return SecurityResult(unrestricted, restricted, hit, miss)
-
-
-def _medians(runs: tuple[Callable[[], object], ...], repeat: int) -> list[float]:
-    """The median wall time of each of `runs`, called in turn `repeat` times after a warm-up."""
-    for run in runs:
-        run()
-    samples: list[list[float]] = [[] for _ in runs]
-    for _ in range(repeat):
-        for run, kept in zip(runs, samples, strict=True):
-            start = time.perf_counter()
-            run()
-            kept.append((time.perf_counter() - start) * 1000)
-    return [statistics.median(kept) for kept in samples]
-
-
-def _median(run: Callable[[], object], repeat: int) -> float:
-    run()  # warm-up: plans, init blocks, the cache entry
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)

@@ -22,12 +22,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from splink import DuckDBAPI, Linker
-from splink.internals.comparison_vector_values import (
-    compute_comparison_vector_values_from_id_pairs_sqls,
-)
-from splink.internals.pipeline import CTEPipeline
-from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
-from splink.internals.term_frequencies import _join_tf_to_input_table_sql
 
 from customers.cluster import latest_run
 from customers.dedupe import normalised_records_sql
@@ -38,6 +32,7 @@ from customers.linkage import (
     key_columns,
     key_hash_sql,
     prediction_rules,
+    scoring_sql,
 )
 
 LIKELY = 0.9  # at or above: a likely duplicate, held for review instead of becoming a customer
@@ -143,7 +138,9 @@ class EntryChecker:
         if pairs.num_rows == 0:
             return ()
         if threshold not in self._scoring:
-            self._scoring[threshold] = _scoring_sql(self.linker, threshold)
+            self._scoring[threshold] = scoring_sql(
+                self.linker, "entry_new", "entry_pairs", threshold, other="entry_candidates"
+            )
         for name, table in (("entry_new", new), ("entry_candidates", candidates)):
             con.register(name, table)
         con.register("entry_pairs", pairs)
@@ -178,37 +175,6 @@ class EntryChecker:
                 )
             )
         return tuple(matches)
-
-
-def _scoring_sql(linker: Linker, threshold: float) -> str:
-    """Splink's own comparison and prediction SQL, over `entry_pairs` (match_key, join_key_l,
-    join_key_r) between `entry_new` and `entry_candidates`, with the registry's term
-    frequencies: what predict_between runs after its blocking, as one statement."""
-    settings = linker._settings_obj
-    pipeline = CTEPipeline()
-    for name in _adjusted(linker):
-        pipeline.append_input_dataframe(linker.table_management.compute_tf_table(name))
-    for side in ("entry_new", "entry_candidates"):
-        pipeline.enqueue_sql(_join_tf_to_input_table_sql(linker, side), f"{side}_with_tf")
-    pipeline.enqueue_sql(
-        "SELECT match_key, join_key_l, join_key_r FROM entry_pairs", "__splink__blocked_id_pairs"
-    )
-    pipeline.enqueue_list_of_sqls(
-        compute_comparison_vector_values_from_id_pairs_sqls(
-            settings._columns_to_select_for_blocking,
-            settings._columns_to_select_for_comparison_vector_values,
-            input_tablename_l="entry_new_with_tf",
-            input_tablename_r="entry_candidates_with_tf",
-            source_dataset_input_column=settings.column_info_settings.source_dataset_input_column,
-            unique_id_input_column=settings.column_info_settings.unique_id_input_column,
-            link_type="two_dataset_link_only",
-            sql_dialect_str="duckdb",
-        )
-    )
-    pipeline.enqueue_list_of_sqls(
-        predict_from_comparison_vectors_sqls_using_settings(settings, threshold)
-    )
-    return pipeline.generate_cte_pipeline_sql()
 
 
 def _adjusted(linker: Linker) -> list[str]:

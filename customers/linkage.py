@@ -346,21 +346,26 @@ def trained_linker(db_api: DuckDBAPI, table: str, model: dict[str, Any]) -> Link
     return Linker(db_api.register(table), model, log_level=logging.ERROR)
 
 
-def scoring_sql(linker: Linker, table: str, pairs: str, threshold: float) -> str:
+def scoring_sql(
+    linker: Linker, table: str, pairs: str, threshold: float, other: str | None = None
+) -> str:
     """One statement scoring the pairs of `pairs` (match_key, join_key_l, join_key_r) between
-    records of `table` with `linker`'s model: Splink's own comparison and prediction SQL, the
-    records joined to their term frequencies once.
+    records of `table` with `linker`'s model, or, given `other`, between `table` (left) and
+    `other` (right): Splink's own comparison and prediction SQL, each side joined to the
+    linker's term frequencies once.
 
     `predict()` on registered pairs first copies the records each side of a pair names (two
     semi-joins of every record with every pair), then materialises every intermediate column
     of every pair above the threshold; read as one statement, only the columns a caller
-    selects are made.
+    selects are made. The entry check scores new records against the registry this way too.
     """
     settings = linker._settings_obj
+    left, right = table, other or table
     pipeline = CTEPipeline()
     for name in adjusted_columns(linker):
         pipeline.append_input_dataframe(linker.table_management.compute_tf_table(name))
-    pipeline.enqueue_sql(_join_tf_to_input_table_sql(linker, table), f"{table}_with_tf")
+    for side in dict.fromkeys((left, right)):
+        pipeline.enqueue_sql(_join_tf_to_input_table_sql(linker, side), f"{side}_with_tf")
     pipeline.enqueue_sql(
         f"SELECT match_key, join_key_l, join_key_r FROM {pairs}", "__splink__blocked_id_pairs"
     )
@@ -368,11 +373,11 @@ def scoring_sql(linker: Linker, table: str, pairs: str, threshold: float) -> str
         compute_comparison_vector_values_from_id_pairs_sqls(
             settings._columns_to_select_for_blocking,
             settings._columns_to_select_for_comparison_vector_values,
-            input_tablename_l=f"{table}_with_tf",
-            input_tablename_r=f"{table}_with_tf",
+            input_tablename_l=f"{left}_with_tf",
+            input_tablename_r=f"{right}_with_tf",
             source_dataset_input_column=settings.column_info_settings.source_dataset_input_column,
             unique_id_input_column=settings.column_info_settings.unique_id_input_column,
-            link_type="dedupe_only",
+            link_type="dedupe_only" if other is None else "two_dataset_link_only",
             sql_dialect_str="duckdb",
         )
     )
