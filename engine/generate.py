@@ -140,34 +140,32 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
         )
         if plan.dense.filters:
             axis.set("where", _where(_physical(c, model) for c in plan.dense.filters))
-        source = exp.From(
-            this=exp.Subquery(this=axis, alias=exp.TableAlias(this=exp.to_identifier("a")))
-        )
+        source = exp.From(this=exp.Subquery(this=axis, alias=exp.TableAlias(this=_identifier("a"))))
         aliases.append("a")
     for i, (n, fact) in enumerate(main):
         alias = f"f{i}"
         for j, measure in enumerate(fact.measures):
-            measure_columns[measure.ref] = exp.column(f"m{j}", alias)
+            measure_columns[measure.ref] = _column(f"m{j}", alias)
         if n in main_bases and main_bases[n].split:
             # The base holds every period, grouped by the request's time conditions as its
             # last column too: the main query is its groups where they hold.
             subquery = exp.Subquery(
                 this=exp.Select(
                     expressions=[exp.Star()],
-                    from_=exp.From(this=exp.Table(this=exp.to_identifier(main_bases[n].name))),
-                    where=exp.Where(this=exp.column(f"d{len(grain)}")),
+                    from_=exp.From(this=exp.Table(this=_identifier(main_bases[n].name))),
+                    where=exp.Where(this=_column(f"d{len(grain)}")),
                 ),
-                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+                alias=exp.TableAlias(this=_identifier(alias)),
             )
         elif n in main_bases:
             subquery = exp.Table(
-                this=exp.to_identifier(main_bases[n].name),
-                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+                this=_identifier(main_bases[n].name),
+                alias=exp.TableAlias(this=_identifier(alias)),
             )
         else:
             subquery = exp.Subquery(
                 this=_fact_select(fact, grain, fact.filters, model),
-                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+                alias=exp.TableAlias(this=_identifier(alias)),
             )
         if i == 0 and plan.dense is None:
             source = exp.From(this=subquery)
@@ -175,8 +173,8 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
             on = exp.and_(
                 *(
                     exp.NullSafeEQ(
-                        this=_coalesce([exp.column(f"d{k}", a) for a in aliases]),
-                        expression=exp.column(f"d{k}", alias),
+                        this=_coalesce([_column(f"d{k}", a) for a in aliases]),
+                        expression=_column(f"d{k}", alias),
                     )
                     for k in range(len(grain))
                 ),
@@ -197,19 +195,19 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
         # grain columns it keeps; LEFT, so it never adds or removes a row.
         alias = f"s{i}"
         measure_columns[fact.special] = {
-            m.ref: exp.column(f"m{j}", alias) for j, m in enumerate(fact.measures)
+            m.ref: _column(f"m{j}", alias) for j, m in enumerate(fact.measures)
         }
         if n in derived:
             select = derived_select(fact, derived[n], lambda f=fact: _period_map(f.period, model))
         else:
             select = _fact_select(fact, grain, fact.filters, model)
-        subquery = exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        subquery = exp.Subquery(this=select, alias=exp.TableAlias(this=_identifier(alias)))
         if fact.keys:
             on = exp.and_(
                 *(
                     exp.NullSafeEQ(
-                        this=_coalesce([exp.column(f"d{k}", a) for a in aliases]),
-                        expression=exp.column(f"d{k}", alias),
+                        this=_coalesce([_column(f"d{k}", a) for a in aliases]),
+                        expression=_column(f"d{k}", alias),
                     )
                     for k in fact.keys
                 ),
@@ -218,7 +216,7 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
             joins.append(exp.Join(this=subquery, on=on, side="LEFT"))
         else:
             joins.append(exp.Join(this=subquery, kind="CROSS"))
-    keys = [_coalesce([exp.column(f"d{k}", a) for a in aliases]) for k in range(len(grain))]
+    keys = [_coalesce([_column(f"d{k}", a) for a in aliases]) for k in range(len(grain))]
     by_output = dict(zip(plan.grain, keys, strict=True))
     values = [
         by_output[i] if i in by_output else _outer(o.expr, measure_columns, model)
@@ -235,7 +233,7 @@ def build(plan: QueryPlan, model: Model) -> exp.Select:
         ctes = [
             exp.CTE(
                 this=_base_select(b, grain, model),
-                alias=exp.TableAlias(this=exp.to_identifier(b.name)),
+                alias=exp.TableAlias(this=_identifier(b.name)),
             )
             for b in bases
         ]
@@ -276,7 +274,7 @@ def _ranked(plan: QueryPlan, model: Model) -> exp.Select:
     fact = plan.facts[0]
     guard = _guard(fact, model)
     many = top.hop.join.many
-    keys = [exp.column(c, many) for c in top.hop.join.many_columns]
+    keys = [_column(c, many) for c in top.hop.join.many_columns]
     aggregates = [_aggregate(m, fact.source.base, model) for m in fact.measures]
     in_rank = {m.ref: aggregates[j] for j, m in enumerate(fact.measures)}
     rank_keys = {i: keys[p] for i, p in top.keys}
@@ -319,7 +317,7 @@ def _ranked(plan: QueryPlan, model: Model) -> exp.Select:
     dimension = top.hop.table
     on = exp.and_(
         *(
-            exp.EQ(this=exp.column(c, dimension), expression=exp.column(f"k{p}", "f0"))
+            exp.EQ(this=_column(c, dimension), expression=_column(f"k{p}", "f0"))
             for p, c in enumerate(top.hop.join.one_columns)
         ),
         copy=False,
@@ -330,7 +328,7 @@ def _ranked(plan: QueryPlan, model: Model) -> exp.Select:
         exp.Join(this=_table(s.table, model), on=_join_condition(s.join, model), side="LEFT")
         for s in top.lookup_joins
     ]
-    in_outer = {m.ref: exp.column(f"m{j}", "f0") for j, m in enumerate(fact.measures)}
+    in_outer = {m.ref: _column(f"m{j}", "f0") for j, m in enumerate(fact.measures)}
     values = [
         _outer(o.expr, in_outer, model) if o.is_measure else _physical(o.expr, model)
         for o in request.outputs
@@ -340,9 +338,7 @@ def _ranked(plan: QueryPlan, model: Model) -> exp.Select:
         expressions=[
             _alias(v, o.name) for v, o in zip(values, request.outputs, strict=True) if not o.hidden
         ],
-        from_=exp.From(
-            this=exp.Subquery(this=rank, alias=exp.TableAlias(this=exp.to_identifier("f0")))
-        ),
+        from_=exp.From(this=exp.Subquery(this=rank, alias=exp.TableAlias(this=_identifier("f0")))),
         joins=joins,
     )
     outer.set("order", _top_order(request, lookup_keys, lambda o: values[o.output]))
@@ -369,8 +365,23 @@ def _top_order(request, keys: dict, measure) -> exp.Order:
     return exp.Order(expressions=items)
 
 
+def _identifier(name: str) -> exp.Identifier:
+    """A quoted identifier. The SQL is written with every identifier quoted anyway
+    (`identify=True`); made quoted here, neither `exp.to_identifier` (a regular expression
+    per name) nor the generator (`Dialect.can_quote` per identifier) has to decide."""
+    return exp.Identifier(this=name, quoted=True)
+
+
+def _column(name: str, table: str | None = None) -> exp.Column:
+    """`exp.column(name, table)`, its identifiers quoted as `_identifier` makes them."""
+    return exp.Column(
+        this=exp.Identifier(this=name, quoted=True),
+        table=exp.Identifier(this=table, quoted=True) if table is not None else None,
+    )
+
+
 def _alias(tree: exp.Expression, name: str) -> exp.Alias:
-    return exp.Alias(this=tree, alias=exp.to_identifier(name))
+    return exp.Alias(this=tree, alias=_identifier(name))
 
 
 def _where(conditions) -> exp.Where:
@@ -432,12 +443,12 @@ def _fact_select(fact: FactQuery, grain: list[exp.Expression], filters, model: M
             exp.Join(
                 this=_period_map(fact.period, model),
                 on=exp.EQ(
-                    this=exp.column("source", "__periods"),
+                    this=_column("source", "__periods"),
                     expression=_physical(grain[fact.period.position], model),
                 ),
             )
         )
-        dimensions[k] = exp.column("target", "__periods")
+        dimensions[k] = _column("target", "__periods")
     select = exp.Select(
         expressions=[
             *(_alias(d, f"d{k}") for k, d in zip(positions, dimensions, strict=True)),
@@ -486,25 +497,23 @@ def _row_level(
     else:
         rows = select
     if period is not None:
-        keys = [exp.column(f"d{k}", "__all") for k in positions]
-        window = exp.Window(
-            this=exp.Max(this=exp.column("__t", "__all")), partition_by=keys or None
-        )
+        keys = [_column(f"d{k}", "__all") for k in positions]
+        window = exp.Window(this=exp.Max(this=_column("__t", "__all")), partition_by=keys or None)
         rows = exp.Select(
             expressions=[exp.Star(), _alias(window, "__last")],
             from_=exp.From(
-                this=exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("__all")))
+                this=exp.Subquery(this=rows, alias=exp.TableAlias(this=_identifier("__all")))
             ),
         )
-    rows = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("__rows")))
-    at_last = exp.EQ(this=exp.column("__t", "__rows"), expression=exp.column("__last", "__rows"))
+    rows = exp.Subquery(this=rows, alias=exp.TableAlias(this=_identifier("__rows")))
+    at_last = exp.EQ(this=_column("__t", "__rows"), expression=_column("__last", "__rows"))
     measures = []
     for j, measure in enumerate(fact.measures):
-        value = exp.column(f"v{j}", "__rows")
+        value = _column(f"v{j}", "__rows")
         if measure.last_over:
             value = exp.Case(ifs=[exp.If(this=copied(at_last), true=value)])
         measures.append(_AGGREGATES[measure.aggregation](value))
-    keys = [exp.column(f"d{k}", "__rows") for k in positions]
+    keys = [_column(f"d{k}", "__rows") for k in positions]
     outer = exp.Select(
         expressions=[
             *(_alias(c, f"d{k}") for k, c in zip(positions, keys, strict=True)),
@@ -542,25 +551,25 @@ def _period_map(period: Period, model: Model) -> exp.Subquery:
             "pr": exp.Window(this=exp.DenseRank(), order=_order("pc")),
             "pos": exp.Window(
                 this=exp.DenseRank(),
-                partition_by=[exp.column("pc")],
+                partition_by=[_column("pc")],
                 order=_order("qc"),
             ),
         }
         select = exp.Select(
             expressions=[
-                exp.column("q"),
-                exp.column("qc"),
-                exp.column("pc"),
+                _column("q"),
+                _column("qc"),
+                _column("pc"),
                 *(_alias(w, name) for name, w in over.items()),
             ],
             from_=exp.From(
-                this=exp.Subquery(this=members, alias=exp.TableAlias(this=exp.to_identifier("m")))
+                this=exp.Subquery(this=members, alias=exp.TableAlias(this=_identifier("m")))
             ),
         )
-        return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        return exp.Subquery(this=select, alias=exp.TableAlias(this=_identifier(alias)))
 
     def col(name: str, alias: str) -> exp.Column:
-        return exp.column(name, alias)
+        return _column(name, alias)
 
     if period.kind == AGO:
         on = exp.and_(
@@ -588,11 +597,11 @@ def _period_map(period: Period, model: Model) -> exp.Subquery:
         from_=exp.From(this=ranked("t")),
         joins=[exp.Join(this=ranked("s"), on=on)],
     )
-    return exp.Subquery(this=pairs, alias=exp.TableAlias(this=exp.to_identifier("__periods")))
+    return exp.Subquery(this=pairs, alias=exp.TableAlias(this=_identifier("__periods")))
 
 
 def _order(name: str) -> exp.Order:
-    return exp.Order(expressions=[exp.Ordered(this=exp.column(name), nulls_first=False)])
+    return exp.Order(expressions=[exp.Ordered(this=_column(name), nulls_first=False)])
 
 
 def _merged(measure: LogicalColumn, partial: exp.Expression) -> exp.Expression:
@@ -666,7 +675,7 @@ def _inner(step: JoinStep) -> bool:
 def _join_condition(join, model: Model) -> exp.Expression:
     pairs = []
     for mc, oc in zip(join.many_columns, join.one_columns, strict=True):
-        many, one = exp.column(mc, join.many), exp.column(oc, join.one)
+        many, one = _column(mc, join.many), _column(oc, join.one)
         if join.federated:
             many, one = _federated_key(join, many, one, model)
         pairs.append(exp.EQ(this=many, expression=one))
@@ -696,9 +705,9 @@ def _base_table(fact: FactQuery, model: Model) -> exp.Expression:
 def _table(name: str, model: Model, reads: str | None = None) -> exp.Expression:
     table = model.table(reads or name)
     return exp.Table(
-        this=exp.to_identifier(table.table),
-        db=exp.to_identifier(table.schema) if table.schema else None,
-        alias=exp.TableAlias(this=exp.to_identifier(name)),
+        this=_identifier(table.table),
+        db=_identifier(table.schema) if table.schema else None,
+        alias=exp.TableAlias(this=_identifier(name)),
     )
 
 
@@ -734,7 +743,7 @@ def _physical(
 
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column):
-            physical = _wrapped(copied(model.logical_column(node.table, node.name).expr))
+            physical = copied(_model_expr(model.logical_column(node.table, node.name), model))
             if guard is None:
                 return physical
             return exp.Case(ifs=[exp.If(this=copied(guard), true=physical)])
@@ -743,6 +752,27 @@ def _physical(
     if isinstance(tree, exp.Column):  # the common case, without copying the tree first
         return swap(tree)
     return transformed(tree, swap)
+
+
+def _model_expr(column: LogicalColumn, model: Model, wrap: bool = True) -> exp.Expression:
+    """`column`'s physical expression (parenthesized unless `wrap` is False), its columns'
+    identifiers quoted as `_identifier` makes them, prepared once per model. Shared: copy it.
+
+    A column of the plan that is not the model's own (the planner may rewrite one) is
+    prepared on every call, never kept."""
+
+    def prepare() -> exp.Expression:
+        tree = copied(column.expr)
+        for node in tree.find_all(exp.Column):
+            # Only a column's parts: those are what the generator quotes under identify=True
+            # (an identifier directly under a function, it leaves alone).
+            for part in node.parts:
+                part.set("quoted", True)
+        return _wrapped(tree) if wrap else tree
+
+    if model.logical_column(column.table, column.name) is not column:
+        return prepare()
+    return model.derived(("physical expression", column.table, column.name, wrap), prepare)
 
 
 def _cannot_fail(tree: exp.Expression, model: Model) -> bool:
@@ -764,7 +794,7 @@ def _aggregate(measure: LogicalColumn, base: str, model: Model) -> exp.Expressio
     ):
         # Joins never repeat a base row, so its key is already distinct: COUNT is 3x cheaper.
         return exp.Count(this=copied(expr))
-    return _AGGREGATES[measure.aggregation](copied(expr))
+    return _AGGREGATES[measure.aggregation](copied(_model_expr(measure, model, wrap=False)))
 
 
 # What the inner query computes for a measure, and how the outer query combines it.
@@ -782,7 +812,7 @@ def _preaggregated(fact: FactQuery, model: Model) -> exp.Subquery:
     """The fact aggregated by `fact.preaggregate`, aliased as the fact table itself, so that
     every physical expression of the outer query still reads `base.column`."""
     base = fact.source.base
-    keys = [exp.column(k, base) for k in fact.preaggregate]
+    keys = [_column(k, base) for k in fact.preaggregate]
     partials = [
         _alias(function(this=copied(m.expr)), f"__{tag}{j}")
         for j, m in enumerate(fact.measures)
@@ -793,12 +823,12 @@ def _preaggregated(fact: FactQuery, model: Model) -> exp.Subquery:
         from_=exp.From(this=_base_table(fact, model)),
         group=exp.Group(expressions=[copied(k) for k in keys]),
     )
-    return exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(base)))
+    return exp.Subquery(this=inner, alias=exp.TableAlias(this=_identifier(base)))
 
 
 def _reaggregate(measure: LogicalColumn, j: int, base: str) -> exp.Expression:
     def part(tag: str) -> exp.Column:
-        return exp.column(f"__{tag}{j}", base)
+        return _column(f"__{tag}{j}", base)
 
     aggregation = measure.aggregation
     if aggregation is Aggregation.sum:
