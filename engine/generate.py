@@ -27,6 +27,8 @@ from engine.plan import (
     qualified_formula,
     with_preaggregation,
 )
+from engine.safe_sql import DIALECTS as SAFE_WRITERS
+from engine.safe_sql import safe_divisor, written
 from engine.timeseries import Base, derived_select, share_periods
 from physical.federation import Fetch
 from semantic.model import ColumnKind, JoinStep, LogicalColumn, Model
@@ -87,17 +89,19 @@ def generate(plan: QueryPlan, model: Model, dialect: str = "duckdb") -> Generate
     ) AS "f0"
     """
     tree = build(plan, model)
-    if dialect in ("duckdb", "sqlite"):
-        # One walk of the tree for both rewrites: each full walk was a tenth of a compile.
-        _safe_division(tree, try_cast=dialect == "duckdb")
-    else:
+    if dialect not in SAFE_WRITERS:
+        # These rewrite the tree for their engine first, so it is made safe before.
         tree = portable(annotate(_safe_division(tree), dialect, model), dialect)
     columns = tuple(o.name for o in plan.request.outputs if not o.hidden)
     tables = plan_tables(plan.facts, plan.dense)
     federated = {model.table(t).database for t in tables} != {plan.database}
     fetches = federate(tree, plan.database, model) if federated else ()
-    # copy=False: the tree was built for this call alone, and copying it cost 0.3 ms.
-    sql = _dialect(dialect).generate(tree, copy=False, identify=True)
+    if dialect in SAFE_WRITERS:
+        # Divisions and casts made safe as the text is written (engine/safe_sql.py).
+        sql = written(tree, dialect)
+    else:
+        # copy=False: the tree was built for this call alone, and copying it cost 0.3 ms.
+        sql = _dialect(dialect).generate(tree, copy=False, identify=True)
     area = plan.request.subject_area.name
     types = result_types(plan, model)
     return GeneratedQuery(sql, dialect, plan.database, columns, tree, area, tables, types, fetches)
@@ -870,22 +874,10 @@ def _wrapped(tree: exp.Expression) -> exp.Expression:
     return tree if isinstance(tree, atomic) else exp.Paren(this=tree)
 
 
-def _safe_division(tree: exp.Select, try_cast: bool = False) -> exp.Select:
-    """Every `x / y` and `x % y` gets `NULLIF(y, 0)`: no engine then fails or returns infinity.
-
-    With `try_cast` (DuckDB), in the same walk, CAST becomes TRY_CAST: a failed cast is NULL,
-    not an error quoting the value. DuckDB may test a user's condition on a row before the row
-    filter removes it, so an error would reveal a hidden row. (PostgreSQL has no TRY_CAST; its
-    backend must keep errors generic.)
-    """
-    kinds = (exp.Div, exp.Mod, exp.Cast) if try_cast else (exp.Div, exp.Mod)
-    for node in list(tree.find_all(*kinds)):
-        if isinstance(node, exp.Cast):
-            if not isinstance(node, exp.TryCast):
-                node.replace(exp.TryCast(**node.args))
-            continue
-        divisor = node.expression
-        literal = isinstance(divisor, exp.Literal) and not divisor.is_string
-        if not isinstance(divisor, exp.Nullif) and not (literal and float(divisor.this) != 0):
-            node.set("expression", exp.Nullif(this=divisor, expression=exp.Literal.number(0)))
+def _safe_division(tree: exp.Select) -> exp.Select:
+    """Every `x / y` and `x % y` gets `NULLIF(y, 0)`, for the dialects whose tree is rewritten
+    before it is written (DuckDB and SQLite do it as they write: engine/safe_sql.py). Their
+    backends have no TRY_CAST and must keep errors generic."""
+    for node in list(tree.find_all(exp.Div, exp.Mod)):
+        safe_divisor(node)
     return tree

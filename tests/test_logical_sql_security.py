@@ -1,6 +1,7 @@
 """Nothing a user writes reaches the database as SQL text: only presentation columns,
 literals and whitelisted words (EXTRACT's date parts, type names) get through."""
 
+import duckdb
 import pytest
 
 from engine import LogicalSQLError
@@ -29,6 +30,21 @@ def test_whitelisted_date_parts_and_types_still_work(tiny):
         'WHERE "Customer"."Customer Id" = 1'
     )
     assert result.df.to_dict("records") == [{"Name": "Amra", "b": 30.0, "y": 2025}]
+
+
+def test_a_cast_that_fails_on_a_row_is_null_not_an_error_quoting_the_value(tiny):
+    # DuckDB may test a condition on a row before the row filter removes it: an error
+    # quoting the value would reveal a hidden row, so every CAST is written as TRY_CAST.
+    request = (
+        'SELECT "Customer"."Name", CAST("Customer"."Name" AS INT) AS "n" FROM "Tiny" '
+        'WHERE "Customer"."Customer Id" = 1'
+    )
+    assert "TRY_CAST(" in tiny.explain(request)
+    result = tiny.query(request)
+    assert result.df["Name"].tolist() == ["Amra"]
+    assert result.df["n"].isna().tolist() == [True]
+    with pytest.raises(duckdb.ConversionException, match="Amra"):  # what a plain CAST does
+        duckdb.sql("SELECT CAST('Amra' AS INT)").fetchall()
 
 
 def test_try_cast_is_refused_because_postgres_would_raise_instead(tiny):
