@@ -683,7 +683,8 @@ def _join_condition(join, model: Model) -> exp.Expression:
         if join.federated:
             many, one = _federated_key(join, many, one, model)
         pairs.append(exp.EQ(this=many, expression=one))
-    return exp.and_(*pairs, copy=False)
+    # Most joins have one key column: and_ of one condition is that condition, slower.
+    return pairs[0] if len(pairs) == 1 else exp.and_(*pairs, copy=False)
 
 
 def _federated_key(join, many: exp.Column, one: exp.Column, model: Model) -> tuple:
