@@ -290,9 +290,12 @@ def _count(node: exp.Expression | None) -> int | None:
 
 def _checked(tree: exp.Expression) -> exp.Expression:
     """`tree`, if it holds only what Logical SQL allows, without the parser's source positions
-    (semantic/trees.py `without_positions`, in the same walk): a compile copies these trees."""
+    (semantic/trees.py `without_positions`, in the same walk): a compile copies these trees.
+    Comments are dropped too: sqlglot writes a node's comments back into the SQL, and
+    nothing the user writes may reach the database as text."""
     for node in tree.walk():
         node._meta = None
+        node.comments = None
         kind = _KINDS.get(type(node)) or _kind(type(node))
         if kind is _PLAIN:
             continue

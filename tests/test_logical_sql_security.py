@@ -23,6 +23,15 @@ def test_sql_smuggled_through_raw_words_is_refused(tiny, request_text):
         tiny.query(request_text)
 
 
+def test_a_comment_in_the_request_does_not_reach_the_sql(tiny):
+    sql = tiny.explain(
+        'SELECT "Customer"."Name" /* one */ FROM "Tiny" -- two\n'
+        'WHERE "Customer"."Customer Id" = 1 /* three */'
+    )
+    assert "/*" not in sql and "--" not in sql
+    assert "one" not in sql and "two" not in sql and "three" not in sql
+
+
 def test_whitelisted_date_parts_and_types_still_work(tiny):
     result = tiny.query(
         'SELECT "Customer"."Name", CAST("Facts"."Billed" AS DECIMAL(10, 1)) AS "b", '
