@@ -78,6 +78,15 @@ def _writer(dialect: Dialect, try_cast: bool) -> tuple[Dialect, dict]:
         for kind in _with_subclasses(exp.Cast):
             if not issubclass(kind, exp.TryCast):
                 dispatch[kind] = cast
+    # The table is sqlglot's internals: if a new version stopped reading it, the SQL would
+    # silently lose its guards. Checked once per dialect, loudly.
+    probe = exp.Div(this=exp.column("a"), expression=exp.column("b"))
+    check = exp.Cast(this=probe, to=exp.DataType.build("int"))
+    generator = dialect.generator()
+    generator._dispatch = dispatch
+    text = generator.generate(check, copy=False)
+    if "NULLIF" not in text or (try_cast and "TRY_CAST" not in text):
+        raise RuntimeError(f"sqlglot no longer writes through its dispatch table: {text}")
     return dialect, dispatch
 
 
