@@ -13,7 +13,6 @@ refused at generation time, with the reason, rather than answered differently.
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 
@@ -22,7 +21,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.schema import MappingSchema
 
 from engine.errors import LogicalSQLError
-from physical.types import schema_of
+from physical.types import data_type, schema_of
 from semantic.model import ColumnKind
 from semantic.spec import Aggregation
 
@@ -76,15 +75,9 @@ def _type(tree: exp.Expression, model) -> str:
         return "BIGINT"
     if aggregation is Aggregation.avg:
         return "DOUBLE"
-    if physical and _is_integer(physical):
+    if physical and data_type(physical).is_type(*exp.DataType.INTEGER_TYPES):
         return "BIGINT"  # a sum of integers; DuckDB's is an int128, PostgreSQL's a numeric
     return physical
-
-
-@functools.lru_cache(maxsize=256)
-def _is_integer(sql_type: str) -> bool:
-    # Parsing a type name such as decimal(10,2) is a whole sqlglot parse: once per name.
-    return exp.DataType.build(sql_type).is_type(*exp.DataType.INTEGER_TYPES)
 
 
 def _physical_type(tree: exp.Expression | None, model) -> str:

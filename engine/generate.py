@@ -31,6 +31,7 @@ from engine.safe_sql import DIALECTS as SAFE_WRITERS
 from engine.safe_sql import safe_divisor, written
 from engine.timeseries import Base, derived_select, share_periods
 from physical.federation import Fetch
+from physical.types import data_type
 from semantic.model import ColumnKind, JoinStep, LogicalColumn, Model
 from semantic.spec import Aggregation
 from semantic.trees import copied, transformed
@@ -693,7 +694,7 @@ def _federated_key(join, many: exp.Column, one: exp.Column, model: Model) -> tup
     and DuckDB refuses to compare the two. (TRY_CAST on DuckDB: a key that is not a number
     matches no customer, as a dangling key would.)"""
     types = {side.table: dict(model.table(side.table).columns)[side.name] for side in (many, one)}
-    if exp.DataType.build(types[many.table]) == exp.DataType.build(types[one.table]):
+    if data_type(types[many.table]) == data_type(types[one.table]):
         return many, one
     if model.table(many.table).database == join.declared_in:
         return exp.Cast(this=many, to=exp.DataType.build(types[one.table])), one

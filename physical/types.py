@@ -56,6 +56,16 @@ def column_types(tree: exp.Select, schema: dict) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=1024)  # a model has few type names; sqlglot parses each once
+def data_type(sql_type: str) -> exp.DataType:
+    """sqlglot's type for the type name `sql_type`, parsed once per name and shared: read
+    it, never change it or put it in a tree (copy it for that).
+
+    >>> data_type("decimal(10,2)").sql(), data_type("INT").is_type(*exp.DataType.INTEGER_TYPES)
+    ('DECIMAL(10, 2)', True)
+    """
+    return exp.DataType.build(sql_type)
+
+
 def arrow_type(sql_type: str) -> pa.DataType | None:
     """The one Arrow type a column of this SQL type has in results, on every engine.
 
@@ -67,7 +77,7 @@ def arrow_type(sql_type: str) -> pa.DataType | None:
     """
     if not sql_type:
         return None
-    kind = exp.DataType.build(sql_type).this
+    kind = data_type(sql_type).this
     if kind in _INTEGERS:
         return pa.int64()
     if kind in _NUMBERS:
