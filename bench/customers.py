@@ -408,8 +408,9 @@ def _markdown(
         f"- Command: `python -m bench.customers --people {args.people} --big-gb {args.big_gb:g}`",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
         f"- Machine: nproc {os.cpu_count()}, {platform.system()} {platform.release()}; "
-        f"1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end (above "
-        "the number of cores, other processes took CPU and the times are not comparable)",
+        f"1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end (a load "
+        "above the number of cores means other processes took CPU and the times are not "
+        "comparable)",
         f"- Versions: Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
         f"Splink {_version('splink')}",
         f"- Data: {args.people:,} synthetic people (bench/synth_people.py, seed 7), "
