@@ -380,8 +380,7 @@ def _identifier(name: str) -> exp.Identifier:
 def _column(name: str, table: str | None = None) -> exp.Column:
     """`exp.column(name, table)`, its identifiers quoted as `_identifier` makes them."""
     return exp.Column(
-        this=exp.Identifier(this=name, quoted=True),
-        table=exp.Identifier(this=table, quoted=True) if table is not None else None,
+        this=_identifier(name), table=_identifier(table) if table is not None else None
     )
 
 
