@@ -12,6 +12,7 @@ when no other has it open. The "Data Quality" subject area reads it read-only.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,10 @@ def _columns() -> str:
     )
 
 
+# `customer_record` and `entity_member` have no primary key: record ids are handed out by the
+# import alone (one more than the largest, under `import_lock`; DuckDB's file lock keeps other
+# processes out), and the two indexes cost a CPU second per million imported rows, a sixth of
+# the import, and memory that only a checkpoint frees.
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS import_batch (
     batch_id VARCHAR PRIMARY KEY, file VARCHAR NOT NULL, file_size BIGINT, file_mtime_ns BIGINT,
@@ -51,12 +56,12 @@ CREATE TABLE IF NOT EXISTS staging (
     reasons VARCHAR[] NOT NULL, raw VARCHAR[]
 );
 CREATE TABLE IF NOT EXISTS customer_record (
-    record_id BIGINT PRIMARY KEY, batch_id VARCHAR NOT NULL, row_number BIGINT NOT NULL,
+    record_id BIGINT NOT NULL, batch_id VARCHAR NOT NULL, row_number BIGINT NOT NULL,
     source VARCHAR NOT NULL, {_columns()}, email_valid BOOLEAN, phone_valid BOOLEAN,
     imported_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE IF NOT EXISTS entity_member (
-    record_id BIGINT PRIMARY KEY, entity_id BIGINT NOT NULL
+    record_id BIGINT NOT NULL, entity_id BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS golden_value (
     entity_id BIGINT NOT NULL, attribute VARCHAR NOT NULL, value VARCHAR,
@@ -132,6 +137,23 @@ def default_hub_path() -> Path:
     'customers.duckdb'
     """
     return data_folder() / DEFAULT_FILE
+
+
+_IMPORT_LOCKS: dict[Path, threading.Lock] = {}
+_IMPORT_LOCKS_GUARD = threading.Lock()
+
+
+def import_lock(path: Path) -> threading.Lock:
+    """The lock an import holds on the hub file at `path`, in this process.
+
+    Connections of one process share the file (two app sessions, say), and an import takes
+    record ids after the largest committed one: two at once would take the same ids.
+
+    >>> import_lock(Path("a.duckdb")) is import_lock(Path("./a.duckdb"))
+    True
+    """
+    with _IMPORT_LOCKS_GUARD:
+        return _IMPORT_LOCKS.setdefault(path.resolve(), threading.Lock())
 
 
 class HubBusy(CustomerError):

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import pytest
@@ -274,3 +275,22 @@ def test_an_import_killed_mid_file_resumes_without_duplicates_or_gaps(tmp_path):
     assert rows == (n, n, 1, n)
     assert counts == (n, n - n // 10, n // 10)
     assert records == (n - n // 10,) * 3
+
+
+def test_two_imports_at_once_in_one_process_take_distinct_record_ids(tmp_path):
+    # Two app sessions share the hub file through one DuckDB instance; record ids are taken
+    # after the largest committed one, so the imports must take turns.
+    files = [
+        _write(tmp_path / f"{k}.csv", [HEADER, *(f"{k}{i};Ime{i};;;;" for i in range(40))])
+        for k in (1, 2)
+    ]
+    hubs = [open_hub(tmp_path / "hub.duckdb") for _ in files]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda h, f: import_csv(h, f, CRM, chunk_rows=1), hubs, files))
+        ids = hubs[0].con.execute("SELECT record_id FROM customer_record").fetchall()
+    finally:
+        for h in hubs:
+            h.close()
+    assert [r.accepted for r in results] == [40, 40]
+    assert len(ids) == len(set(ids)) == 80
