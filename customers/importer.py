@@ -61,8 +61,6 @@ CHECKPOINT_CHUNKS = 8
 # first piece while the reader cleans the next, and a chunk commits whole. Smaller pieces
 # (half a row group) made the commit write partial row groups: 1.5 CPU s per million, not 0.3.
 HANDOVER_ROWS = ROW_GROUP
-# ... split in two for DuckDB's scan, so that both its threads can write a piece.
-SCAN_ROWS = ROW_GROUP // 2
 IMPORT_MEMORY = "256MB"  # DuckDB's own memory during an import (buffers spill to disk beyond)
 _BLOCK = 1 << 22
 
@@ -134,7 +132,7 @@ def _import(
             select=sql,
             quoted=quoted,
         )
-        with _bounded_memory(hub):
+        with _import_settings(hub):
             pending = _prefetched(batches, depth=2)
             number = 0
             while added := _commit_chunk(
@@ -173,25 +171,30 @@ def _import(
 
 
 @contextmanager
-def _bounded_memory(hub: Hub) -> Iterator[None]:
+def _import_settings(hub: Hub) -> Iterator[None]:
     # DuckDB's default limit is 80 % of the machine's memory, and it keeps what it read and
-    # wrote cached up to it: a 2 GB import held 7 GB. A chunk needs far less; the hub's
-    # other work (duplicate detection) gets its own limit back afterwards.
-    before = _memory_limit(hub)
+    # wrote cached up to it: a 2 GB import held 7 GB. A chunk needs far less.
+    # One thread writes: the reader has a core of its own, and DuckDB's parallel insert cost
+    # more CPU than it saved (median of 6 imports in turn: 6.7 CPU s and 4.6 s of wall against
+    # 7.3 and 5.0). The hub's other work (duplicate detection) gets both back afterwards.
+    before = _setting(hub, "memory_limit")
+    threads = _setting(hub, "threads")
     hub.con.execute("RESET memory_limit")
-    default = _memory_limit(hub) == before
+    default = _setting(hub, "memory_limit") == before
     hub.con.execute(f"SET memory_limit = '{IMPORT_MEMORY}'")
+    hub.con.execute("SET threads = 1")
     try:
         yield
     finally:
+        hub.con.execute(f"SET threads = {int(threads)}")
         if default:
             hub.con.execute("RESET memory_limit")
         else:
             hub.con.execute(f"SET memory_limit = '{_within(before)}'")
 
 
-def _memory_limit(hub: Hub) -> str:
-    return hub.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+def _setting(hub: Hub, name: str) -> str:
+    return hub.con.execute("SELECT current_setting($n)", {"n": name}).fetchall()[0][0]
 
 
 def _within(shown: str) -> str:
@@ -458,7 +461,7 @@ def _commit_chunk(
 def _write(con, batch: pa.Table, values: dict, entities: bool) -> None:
     # Staging keeps each row's outcome, the records table the accepted rows' values:
     # nothing is written twice.
-    con.register("staged", pa.Table.from_batches(batch.to_batches(max_chunksize=SCAN_ROWS)))
+    con.register("staged", batch)
     try:
         con.execute(_STAGE, {"b": values["b"]})
         con.execute(_PROMOTE, values)

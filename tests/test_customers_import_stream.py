@@ -104,17 +104,21 @@ def test_memory_stays_flat_while_a_200_mb_file_streams_through(tmp_path):
     assert max(second) < max(first) + 50, seen
 
 
-def test_the_import_bounds_duckdbs_memory_and_gives_the_hub_its_limit_back(hub, tmp_path):
+def test_the_import_bounds_duckdbs_memory_and_threads_and_gives_the_hub_them_back(hub, tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("Id,Name,Mail\n1,Amra,a@x.ba\n")
 
     def limit():
         return hub.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
 
+    def threads():
+        return hub.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+
+    hub.con.execute("SET threads = 3")
     default, during = limit(), []
-    import_csv(hub, path, MAPPING, progress=lambda n: during.append(limit()))
-    assert during == ["244.1 MiB"]  # 256 MB while chunks are committed
-    assert limit() == default
+    import_csv(hub, path, MAPPING, progress=lambda n: during.append((limit(), threads())))
+    assert during == [("244.1 MiB", 1)]  # 256 MB and one writing thread while committing
+    assert (limit(), threads()) == (default, 3)
     hub.con.execute("SET memory_limit = '3GB'")  # shown as 2.7 GiB: 2.79 GiB
     for _ in range(2):  # a second import of the same file is a no-op batch, with the limit set
         import_csv(hub, path, MAPPING)
