@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.synth_people import LETTERS, make, typo
-from customers import import_csv, open_hub, parse_mapping
+from customers import ImportResult, import_csv, open_hub, parse_mapping
 from customers.cluster import cluster
 from customers.dedupe import find_duplicates, normalised_records_sql
 from customers.entry_check import entry_checker
@@ -182,7 +182,9 @@ def _imports_only(args) -> None:
             print(json.dumps(_big_import(folder, csv_path, args.big_gb)))
 
 
-def _timed_imports(folder: Path, csv_path: Path, runs: int):
+def _timed_imports(
+    folder: Path, csv_path: Path, runs: int
+) -> tuple[ImportResult, list[tuple[float, float]], Path]:
     """Import `csv_path` `runs` times, each into a fresh hub: the last result, each run's
     (seconds, CPU seconds), and the last hub's path (the others are removed). One import's
     time moves by a third from one run to the next on a shared VM; the median says more."""

@@ -101,21 +101,7 @@ def import_csv(
     if not path.is_file():
         raise ImportError_(f"{path}: no such file")
     fmt = sniff(path, encoding or mapping.encoding, delimiter or mapping.delimiter)
-    with import_lock(hub.path):
-        return _import(hub, path, mapping, fmt, chunk_rows, progress, checker, likely)
-
-
-def _import(
-    hub: Hub,
-    path: Path,
-    mapping: Mapping,
-    fmt: CsvFormat,
-    chunk_rows: int,
-    progress: Callable[[int], None] | None,
-    checker: EntryChecker | None,
-    likely: float,
-) -> ImportResult:
-    with tempfile.TemporaryDirectory(prefix="strata-import-") as folder:
+    with import_lock(hub.path), tempfile.TemporaryDirectory(prefix="strata-import-") as folder:
         utf8, blank_lines, quoted = _checked_utf8(path, fmt.encoding, Path(folder))
         header = _header(path, fmt, mapping)
         batch_id, done = _batch(hub, path, mapping, fmt, header)
@@ -155,16 +141,17 @@ def _import(
                     hub.con.execute("CHECKPOINT")
                 if progress:
                     progress(done)
-    hub.con.execute(
-        "UPDATE import_batch SET status = 'done', finished_at = $t WHERE batch_id = $b",
-        {"t": datetime.now(UTC), "b": batch_id},
-    )
-    # fetchall, never fetchone: DuckDB 2.0 refuses the next statement while a result is pending.
-    [(read, accepted, rejected, held)] = hub.con.execute(
-        "SELECT rows_read, accepted, rejected, held_for_review FROM import_batch"
-        " WHERE batch_id = $b",
-        {"b": batch_id},
-    ).fetchall()
+        hub.con.execute(
+            "UPDATE import_batch SET status = 'done', finished_at = $t WHERE batch_id = $b",
+            {"t": datetime.now(UTC), "b": batch_id},
+        )
+        # fetchall, never fetchone: DuckDB 2.0 refuses the next statement while a result is
+        # pending.
+        [(read, accepted, rejected, held)] = hub.con.execute(
+            "SELECT rows_read, accepted, rejected, held_for_review FROM import_batch"
+            " WHERE batch_id = $b",
+            {"b": batch_id},
+        ).fetchall()
     return ImportResult(
         batch_id,
         str(path),

@@ -696,8 +696,8 @@ def _federated_key(join, many: exp.Column, one: exp.Column, model: Model) -> tup
     if data_type(types[many.table]) == data_type(types[one.table]):
         return many, one
     if model.table(many.table).database == join.declared_in:
-        return exp.Cast(this=many, to=exp.DataType.build(types[one.table])), one
-    return many, exp.Cast(this=one, to=exp.DataType.build(types[many.table]))
+        return exp.Cast(this=many, to=data_type(types[one.table]).copy()), one
+    return many, exp.Cast(this=one, to=data_type(types[many.table]).copy())
 
 
 def _base_table(fact: FactQuery, model: Model) -> exp.Expression:

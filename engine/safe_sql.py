@@ -39,12 +39,15 @@ def written(tree: exp.Expression, dialect: str) -> str:
     found = _WRITERS.get(dialect)
     if found is None:
         found = _WRITERS[dialect] = _writer(Dialect.get_or_raise(dialect), dialect == "duckdb")
-    instance, dispatch = found
-    generator = instance.generator(identify=True)
+    return _generator(*found, identify=True).generate(tree, copy=False)
+
+
+def _generator(dialect: Dialect, dispatch: dict, **options: object):
+    generator = dialect.generator(**options)
     # sqlglot's generator is compiled and cannot be subclassed from Python; it looks each
     # node's writer up in this table (by the node's exact class), so the safe writers go there.
     generator._dispatch = dispatch
-    return generator.generate(tree, copy=False)
+    return generator
 
 
 _WRITERS: dict[str, tuple[Dialect, dict]] = {}
@@ -82,9 +85,7 @@ def _writer(dialect: Dialect, try_cast: bool) -> tuple[Dialect, dict]:
     # silently lose its guards. Checked once per dialect, loudly.
     probe = exp.Div(this=exp.column("a"), expression=exp.column("b"))
     check = exp.Cast(this=probe, to=exp.DataType.build("int"))
-    generator = dialect.generator()
-    generator._dispatch = dispatch
-    text = generator.generate(check, copy=False)
+    text = _generator(dialect, dispatch).generate(check, copy=False)
     if "NULLIF" not in text or (try_cast and "TRY_CAST" not in text):
         raise RuntimeError(f"sqlglot no longer writes through its dispatch table: {text}")
     return dialect, dispatch
