@@ -31,9 +31,19 @@ DEFAULT_FILE = "customers.duckdb"
 LOCK_WAIT_S = 30.0
 
 
+# Values that are one per person: DuckDB's default for text, a dictionary with FSST, finds
+# nothing to share in them and took twice zstd's CPU to write (0.53 against 0.27 s a million
+# e-mails, one thread). zstd makes a million records' file 49 MB instead of 41, and reads them
+# as fast (distinct counts, LIKE, equality).
+_ZSTD = frozenset({"source_key", "email", "phone"})
+
+
 def _columns() -> str:
     return ", ".join(
-        f"{a.name} {'DATE' if a.kind is Kind.DATE else 'VARCHAR'}" for a in ATTRIBUTES.values()
+        f"{a.name} DATE"
+        if a.kind is Kind.DATE
+        else f"{a.name} VARCHAR" + (" USING COMPRESSION zstd" if a.name in _ZSTD else "")
+        for a in ATTRIBUTES.values()
     )
 
 

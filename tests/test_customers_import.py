@@ -197,6 +197,21 @@ def test_an_empty_file_and_a_header_without_rows_are_refused(hub, tmp_path):
         import_csv(hub, _write(tmp_path / "h.csv", [HEADER, ""]), CRM)
 
 
+def test_per_person_values_are_stored_with_zstd_and_names_with_a_dictionary(hub, tmp_path):
+    # A dictionary finds nothing to share in values that are one per person, and cost twice
+    # zstd's CPU to write them (docs/decisions.md, "Import speed, fifth round").
+    import_csv(hub, _write(tmp_path / "c.csv", [HEADER, *ROWS]), CRM)
+    hub.con.execute("CHECKPOINT")
+    stored = dict(
+        hub.con.execute(
+            "SELECT column_name, compression FROM pragma_storage_info('customer_record')"
+            " WHERE segment_type = 'VARCHAR'"
+        ).fetchall()
+    )
+    assert {stored[c] for c in ("source_key", "email", "phone")} == {"ZSTD"}
+    assert stored["first_name"] == "DICT_FSST"
+
+
 def test_importing_the_same_file_again_adds_nothing(hub, tmp_path):
     path = _write(tmp_path / "c.csv", [HEADER, *ROWS])
     first = import_csv(hub, path, CRM)
