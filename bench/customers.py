@@ -40,6 +40,7 @@ from customers import ImportResult, import_csv, open_hub, parse_mapping
 from customers.cluster import cluster
 from customers.dedupe import find_duplicates, normalised_records_sql
 from customers.entry_check import entry_checker
+from customers.importer import CHUNK_ROWS
 
 ROOT = Path(__file__).resolve().parent.parent
 GOALS = {"import rows/s": 300_000, "dedup s": 45.0, "cluster F1": 0.98, "entry check s": 0.3}
@@ -469,8 +470,8 @@ def _markdown(
         f"{result.rejected:,} rejected, {len(imports)} times into a fresh hub: "
         f"{', '.join(f'{s:.2f}' for s, _ in imports)} s, CPU "
         f"{', '.join(f'{c:.2f}' for _, c in imports)} s ({result.encoding}; DuckDB reads "
-        "the file, the mapping's SQL cleans and validates each chunk of up to 245,760 rows, "
-        "one transaction each; the dedup below runs on the last run's hub).",
+        f"the file, the mapping's SQL cleans and validates each chunk of up to {CHUNK_ROWS:,} "
+        "rows, one transaction each; the dedup below runs on the last run's hub).",
         *_big_lines(big),
         f"- Dedup phases: {phases}; clustering at 0.9 included in the dedup time; "
         f"{run.pairs:,} pairs kept (p ≥ 0.3); {clusters.clusters:,} clusters hold "

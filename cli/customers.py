@@ -106,7 +106,10 @@ def import_(
     rejects: Annotated[
         Path | None, typer.Option("--rejects", help="Write rejected rows to this CSV.")
     ] = None,
-    chunk_rows: Annotated[int, typer.Option(help="Rows per committed chunk.")] = 245_760,
+    chunk_rows: Annotated[
+        int | None,
+        typer.Option(help="Rows per committed chunk [default: one DuckDB row group, 122,880]."),
+    ] = None,
     check_duplicates: Annotated[
         bool,
         typer.Option(help="Hold rows that likely duplicate a customer (needs a dedupe run)."),
@@ -116,7 +119,7 @@ def import_(
     """Import a CSV file; an interrupted import of the same file resumes where it stopped."""
     from customers.entry_check import entry_checker
     from customers.hub import open_hub
-    from customers.importer import import_csv
+    from customers.importer import CHUNK_ROWS, import_csv
     from customers.rejects import export_rejects
 
     chosen = _mapping(mapping, mapping_file)
@@ -128,7 +131,7 @@ def import_(
             chosen,
             encoding=encoding,
             delimiter=delimiter,
-            chunk_rows=chunk_rows,
+            chunk_rows=chunk_rows or CHUNK_ROWS,
             progress=lambda n: typer.echo(f"  {n} rows committed"),
             checker=checker,
         )

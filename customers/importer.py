@@ -50,17 +50,20 @@ from customers.mapping import Mapping, mapping_json
 from customers.sniff import CsvFormat, sniff
 from customers.stage import stage_sql
 
-# Two of DuckDB's row groups: a commit of whole row groups writes them to the file once,
+# One of DuckDB's row groups: a commit of whole row groups writes them to the file once,
 # where smaller chunks went through the write-ahead log first (a third of the import's CPU).
+# One rather than two: the last commit, which nothing overlaps, compresses half as much.
 ROW_GROUP = 122_880
-CHUNK_ROWS = 2 * ROW_GROUP
+CHUNK_ROWS = ROW_GROUP
 # ... and at most about this many bytes of CSV, so that wide rows keep memory bounded too.
 CHUNK_BYTES = 64 << 20
-CHECKPOINT_CHUNKS = 8
-# The reader hands cleaned rows over a row group at a time: the writer starts on a chunk's
-# first piece while the reader cleans the next, and a chunk commits whole. Smaller pieces
-# (half a row group) made the commit write partial row groups: 1.5 CPU s per million, not 0.3.
-HANDOVER_ROWS = ROW_GROUP
+CHECKPOINT_CHUNKS = 16
+# The reader hands cleaned rows over in thirds of a row group, and a chunk commits whole: its
+# pieces append to one row group of the transaction. A whole row group per piece kept the
+# writer waiting ~1 s for the first (DuckDB's streaming result comes in 10 MiB units, ~80,000
+# rows here, so it took two) and left it a whole chunk to write after the reader's end.
+HANDOVER_ROWS = ROW_GROUP // 3
+AHEAD_ROWS = 4 * ROW_GROUP
 PREFETCH_BYTES = 64 << 20
 IMPORT_MEMORY = "256MB"  # DuckDB's own memory during an import (buffers spill to disk beyond)
 _BLOCK = 1 << 22
@@ -122,11 +125,11 @@ def import_csv(
             quoted=quoted,
         )
         with _import_settings(hub):
-            # Pieces cleaned ahead: the reader goes on while a chunk commits, so the writer
-            # finds work after it. Two left the writer waiting ~1 s per million rows; four
-            # took 4.95 s against 5.30 (median of 8 imports each, in turn). Wide rows get
+            # Rows cleaned ahead: the reader goes on while a chunk commits, so the writer
+            # finds work after it. Half a million rows' worth (then four row groups) took
+            # 4.95 s against 5.30 with two (median of 8 imports each, in turn). Wide rows get
             # fewer, so that what waits stays within PREFETCH_BYTES of CSV.
-            ahead = max(2, min(4, PREFETCH_BYTES // max(1, int(piece * per_row))))
+            ahead = max(2, min(AHEAD_ROWS // piece, PREFETCH_BYTES // max(1, int(piece * per_row))))
             pending = _prefetched(batches, depth=ahead)
             number = 0
             while added := _commit_chunk(
