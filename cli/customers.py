@@ -108,7 +108,11 @@ def import_(
     ] = None,
     chunk_rows: Annotated[
         int | None,
-        typer.Option(help="Rows per committed chunk [default: one DuckDB row group, 122,880]."),
+        typer.Option(
+            min=1,
+            help="Rows per committed chunk.",
+            show_default="one DuckDB row group, 122,880",
+        ),
     ] = None,
     check_duplicates: Annotated[
         bool,
@@ -131,7 +135,7 @@ def import_(
             chosen,
             encoding=encoding,
             delimiter=delimiter,
-            chunk_rows=chunk_rows or CHUNK_ROWS,
+            chunk_rows=CHUNK_ROWS if chunk_rows is None else chunk_rows,
             progress=lambda n: typer.echo(f"  {n} rows committed"),
             checker=checker,
         )

@@ -32,7 +32,7 @@ LOCK_WAIT_S = 30.0
 
 
 # Values that are one per person: DuckDB's default for text, a dictionary with FSST, finds
-# nothing to share in them and took twice zstd's CPU to write (0.53 against 0.27 s a million
+# nothing to share in them and took twice zstd's CPU to write (0.55 against 0.26 s a million
 # e-mails, one thread). zstd makes a million records' file 49 MB instead of 41, and reads them
 # as fast (distinct counts, LIKE, equality).
 _ZSTD = frozenset({"source_key", "email", "phone"})

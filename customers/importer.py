@@ -113,7 +113,7 @@ def import_csv(
         resumed_from = done
         per_row = _bytes_per_row(utf8)
         rows = _rows_per_chunk(per_row, chunk_rows)
-        piece = min(rows, HANDOVER_ROWS)
+        piece = _piece_rows(rows)
         batches = stream_csv(
             utf8,
             fmt.delimiter,
@@ -125,12 +125,7 @@ def import_csv(
             quoted=quoted,
         )
         with _import_settings(hub):
-            # Rows cleaned ahead: the reader goes on while a chunk commits, so the writer
-            # finds work after it. Half a million rows' worth (then four row groups) took
-            # 4.95 s against 5.30 with two (median of 8 imports each, in turn). Wide rows get
-            # fewer, so that what waits stays within PREFETCH_BYTES of CSV.
-            ahead = max(2, min(AHEAD_ROWS // piece, PREFETCH_BYTES // max(1, int(piece * per_row))))
-            pending = _prefetched(batches, depth=ahead)
+            pending = _prefetched(batches, depth=_pieces_ahead(piece, per_row))
             number = 0
             while added := _commit_chunk(
                 hub, batch_id, mapping.source, pending, rows, checker, likely
@@ -267,6 +262,32 @@ def _rows_per_chunk(per_row: float, chunk_rows: int) -> int:
     """
     rows = max(1, min(chunk_rows, int(CHUNK_BYTES / per_row)))
     return rows // ROW_GROUP * ROW_GROUP if rows >= ROW_GROUP else rows
+
+
+def _piece_rows(rows: int) -> int:
+    """Rows per hand-over piece for chunks of `rows`: equal parts of at most HANDOVER_ROWS,
+    since a chunk commits after whole pieces and would otherwise run over `rows`.
+
+    >>> _piece_rows(CHUNK_ROWS), _piece_rows(100_000), _piece_rows(5)
+    (40960, 33334, 5)
+    """
+    parts = -(-rows // HANDOVER_ROWS)
+    return -(-rows // parts)
+
+
+def _pieces_ahead(piece: int, per_row: float) -> int:
+    """How many pieces of `piece` rows of `per_row` bytes the reader cleans ahead.
+
+    The reader goes on while a chunk commits, so the writer finds work after it. Half a
+    million rows' worth (then four row groups) took 4.95 s against 5.30 with two (median of 8
+    imports each, in turn). Wide rows get fewer pieces, within PREFETCH_BYTES of CSV but never
+    under two (a piece is at most a chunk's CHUNK_BYTES); small pieces no more than full ones.
+
+    >>> _pieces_ahead(40_960, 93.0), _pieces_ahead(1, 93.0), _pieces_ahead(32_768, 2048.0)
+    (12, 12, 2)
+    """
+    fits = PREFETCH_BYTES // max(1, int(piece * per_row))
+    return max(2, min(AHEAD_ROWS // max(piece, HANDOVER_ROWS), fits))
 
 
 def _blank_lines(data: bytes, line: int, blanks: list[int], seen: int) -> int:
